@@ -1,0 +1,82 @@
+"""Runs INSIDE the sandbox: load a task's evaluator, run its cascade on one candidate, report on the result fd.
+
+Usage: python -I harness.py EVALUATOR_PY PROGRAM_PATH SPEC_JSON
+SPEC_JSON: {"objective": str, "thresholds": [float, ...]}.
+
+Only the standard library is used here, so the harness works in any interpreter the sandbox offers. The report is a
+single JSON object written to the file descriptor named by EVOLVE_RESULT_FD, never to stdout, so nothing a candidate
+prints can pass for a result.
+"""
+
+import importlib.util
+import json
+import math
+import os
+import sys
+import traceback
+
+
+def _load(path):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    spec = importlib.util.spec_from_file_location("evolve_task_evaluator", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _split(value):
+    """Floats go to metrics, anything else to artifacts (OpenEvolve evaluators return a dict or an object)."""
+    if hasattr(value, "metrics"):
+        metrics, artifacts = dict(value.metrics), dict(getattr(value, "artifacts", None) or {})
+    elif isinstance(value, dict):
+        metrics, artifacts = dict(value), {}
+    else:
+        raise TypeError(f"evaluator returned {type(value).__name__}; expected a dict of metrics")
+    floats = {}
+    for key, item in metrics.items():
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            artifacts[str(key)] = item
+        else:
+            floats[str(key)] = float(item)
+    return floats, {str(k): v if isinstance(v, str) else repr(v) for k, v in artifacts.items()}
+
+
+def _below(metrics, objective, threshold):
+    """A stage passes on the objective if reported, else on the mean of its metrics (OpenEvolve's rule)."""
+    if objective in metrics:
+        value = metrics[objective]
+    else:
+        finite = [v for v in metrics.values() if math.isfinite(v)]
+        value = sum(finite) / len(finite) if finite else 0.0
+    return not value >= threshold
+
+
+def main():
+    evaluator_path, program_path, spec_json = sys.argv[1:4]
+    spec = json.loads(spec_json)
+    out = os.fdopen(int(os.environ["EVOLVE_RESULT_FD"]), "w")
+    report = {"stage": 0, "metrics": {}, "artifacts": {}}
+    try:
+        module = _load(evaluator_path)
+        passed = True
+        for stage, threshold in enumerate(spec.get("thresholds", []), start=1):
+            fn = getattr(module, f"evaluate_stage{stage}", None)
+            if fn is None:
+                break
+            metrics, artifacts = _split(fn(program_path))
+            report.update(stage=stage, metrics=metrics, artifacts=artifacts)
+            if _below(metrics, spec["objective"], threshold) or "error" in artifacts:
+                passed = False
+                break
+        if passed:
+            metrics, artifacts = _split(module.evaluate(program_path))
+            report.update(stage=0, metrics=metrics, artifacts=artifacts)
+    except BaseException as exc:  # noqa: BLE001 - whatever the candidate raises is a reportable failure
+        report["error"] = f"{type(exc).__name__}: {exc}"
+        report["traceback"] = traceback.format_exc(limit=-8)
+    out.write(json.dumps(report, default=repr))
+    out.close()
+
+
+if __name__ == "__main__":
+    main()

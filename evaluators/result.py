@@ -1,0 +1,20 @@
+"""EvalResult: what an evaluation tells the engine about a candidate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class EvalResult:
+    """Status, float metrics and text artifacts (fed back to the LLM) of one evaluation, with its resource use."""
+
+    status: str  # ok | invalid | timeout | crashed | sandbox-violation
+    metrics: dict[str, float] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
+    stage: int = 0  # last cascade stage run (0 = the full evaluate)
+    returncode: int | None = None  # of the evaluation process; None when it was killed
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    peak_mem_mb: float = 0.0

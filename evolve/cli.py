@@ -1,0 +1,202 @@
+"""The `evolve` command: run, resume, status, best, tasks, doctor."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from evolve.controller import SeedError
+from evolve.errors import EvolveError
+from evolve.progress import RunProgress, summarize
+from evolve.runner import PreparedRun, default_storage, new_run, resume_run, settings_from_cli
+from evolve.store import Store
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
+                  help="Evolve programs, prompts and kernels with LLMs, a MAP-Elites archive and a sandbox.")
+console = Console()
+err_console = Console(stderr=True)
+
+StorageOpt = Annotated[str, typer.Option("--storage", "-s", help="Database URL (SQLAlchemy) or SQLite file path. "
+                                         "Env: EVOLVE_STORAGE.", default_factory=default_storage,
+                                         show_default="sqlite:///evolve.db")]
+ModelOpt = Annotated[Optional[list[str]], typer.Option(
+    "--model", "-m", help="Model spec, repeatable for an ensemble: local | local:FILE.gguf | openai:NAME | "
+    "anthropic:NAME | openai:NAME@BASE_URL (any OpenAI-compatible server); suffix =WEIGHT. "
+    "Default: OpenAI or Anthropic if their API key is set, else the embedded local model.")]
+IterOpt = Annotated[Optional[int], typer.Option("--iterations", "-n", help="Children to store (the run's total).")]
+
+
+def _run_flags(**flags: Any) -> dict[str, Any]:
+    return {k: v for k, v in flags.items() if v is not None}
+
+
+def _drive(prepared: PreparedRun, quiet: bool) -> None:
+    ctl = prepared.controller
+    console.print(f"[bold]run {prepared.run_id}[/] · task {prepared.task.name} · models "
+                  f"{', '.join(m.provider + (':' + m.name if m.name else '') for m in prepared.config.models)} · "
+                  f"storage {prepared.store.url}")
+    for note in prepared.task.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    try:
+        if quiet:
+            reason = asyncio.run(ctl.run())
+        else:
+            with RunProgress(console, prepared.task.name, prepared.config.iterations) as display:
+                ctl.on_update = display.update
+                reason = asyncio.run(ctl.run())
+    except SeedError as exc:
+        prepared.store.set_run_status(prepared.run_id, "failed", str(exc))
+        raise EvolveError(str(exc)) from None
+    except KeyboardInterrupt:
+        reason = "interrupted"
+    stats = ctl.stats
+    fields = summarize(stats)
+    console.print(f"stopped: {reason} · {stats.completed} children · best {fields['best']}"
+                  f"{' (' + stats.best_id + ')' if stats.best_id else ''} · {fields['tokens']} · "
+                  f"failures: {fields['failures']}")
+    console.print(f"resume with: evolve resume {prepared.run_id}  ·  best program: evolve best {prepared.run_id}")
+
+
+@app.command()
+def run(
+    task: Annotated[str, typer.Argument(help="A task folder, or the name of a built-in task (see `evolve tasks`).")],
+    model: ModelOpt = None,
+    iterations: IterOpt = None,
+    storage: StorageOpt = ...,  # type: ignore[assignment]
+    seed: Annotated[Optional[int], typer.Option(help="Random seed of sampling (and of the model where it takes one).")] = None,
+    max_wall_s: Annotated[Optional[float], typer.Option("--max-wall", help="Stop after this many seconds.")] = None,
+    max_tokens: Annotated[Optional[int], typer.Option(help="Stop when the run has used this many tokens.")] = None,
+    max_cost_usd: Annotated[Optional[float], typer.Option("--max-cost", help="Stop at this many US dollars.")] = None,
+    target_score: Annotated[Optional[float], typer.Option("--target", help="Stop when the best score reaches this.")] = None,
+    llm_concurrency: Annotated[Optional[int], typer.Option(help="LLM calls in flight at once.")] = None,
+    eval_concurrency: Annotated[Optional[int], typer.Option(help="Sandboxed evaluations at once (default: cores).")] = None,
+    islands: Annotated[Optional[int], typer.Option(help="Number of islands.")] = None,
+    edit_mode: Annotated[Optional[str], typer.Option(help="auto | diff | rewrite.")] = None,
+    sandbox: Annotated[Optional[str], typer.Option(help="Sandbox backend: auto | process | none (unsafe).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress display.")] = False,
+) -> None:
+    """Start a new evolution run on TASK and store everything in the database."""
+    overrides = settings_from_cli(model, **_run_flags(
+        iterations=iterations, seed=seed, max_wall_s=max_wall_s, max_tokens=max_tokens, max_cost_usd=max_cost_usd,
+        target_score=target_score, llm_concurrency=llm_concurrency, eval_concurrency=eval_concurrency,
+        islands=islands, edit_mode=edit_mode, sandbox=sandbox))
+    _drive(new_run(task, storage, overrides), quiet)
+
+
+@app.command()
+def resume(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (or a unique prefix of it).")],
+    storage: StorageOpt = ...,  # type: ignore[assignment]
+    iterations: IterOpt = None,
+    model: ModelOpt = None,
+    max_wall_s: Annotated[Optional[float], typer.Option("--max-wall", help="Stop after this many seconds.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress display.")] = False,
+) -> None:
+    """Continue a stopped, finished or killed run from the store; nothing stored is redone."""
+    overrides = settings_from_cli(model, **_run_flags(iterations=iterations, max_wall_s=max_wall_s))
+    _drive(resume_run(run_id, storage, overrides), quiet)
+
+
+@app.command()
+def status(
+    run_id: Annotated[Optional[str], typer.Argument(metavar="[RUN]", help="Show one run in detail.")] = None,
+    storage: StorageOpt = ...,  # type: ignore[assignment]
+) -> None:
+    """List the runs in the store, or show one run's figures."""
+    store = Store(storage)
+    if run_id is None:
+        table = Table("run", "task", "status", "children", "ok", "best", "updated", title=store.url)
+        for r in store.list_runs():
+            best = r["hi"] if r["direction"] == "maximize" else r["lo"]
+            table.add_row(r["id"], r["task_name"], r["status"], str((r["total"] or 1) - 1), str(r["n"] or 0),
+                          "n/a" if best is None else f"{best:.6g}", _ago(r["updated_at"]))
+        console.print(table)
+        return
+    row = _get_run(store, run_id)
+    best = store.best_candidate(row["id"], row["direction"] == "maximize")
+    usage = store.usage(row["id"])
+    console.print(f"[bold]run {row['id']}[/] · task {row['task_name']} ({row['task_path']})")
+    console.print(f"status: {row['status']}" + (f" ({row['stop_reason']})" if row["stop_reason"] else ""))
+    console.print(f"children: {store.count_candidates(row['id']) - 1} of {row['config']['iterations']} · "
+                  f"by status: {store.status_counts(row['id'])}")
+    console.print(f"tokens: {usage.tokens:,} · cost: ${usage.cost_usd:.4f}")
+    console.print(f"best {row['objective']}: " + ("n/a" if best is None else f"{best.score:.6g} ({best.id})"))
+    console.print(f"sandbox: {row['environment'].get('sandbox')}")
+
+
+@app.command()
+def best(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (or a unique prefix).")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the source to this file.")] = None,
+    storage: StorageOpt = ...,  # type: ignore[assignment]
+) -> None:
+    """Print (or export) the best candidate of a run."""
+    store = Store(storage)
+    row = _get_run(store, run_id)
+    cand = store.best_candidate(row["id"], row["direction"] == "maximize")
+    if cand is None:
+        raise EvolveError(f"run {row['id']} has no successfully evaluated candidate yet")
+    if out is not None:
+        out.write_text(cand.source, encoding="utf-8")
+        err_console.print(f"wrote candidate {cand.id} ({row['objective']} = {cand.score:.6g}) to {out}")
+    else:
+        err_console.print(f"# candidate {cand.id} · {row['objective']} = {cand.score:.6g} · generation "
+                          f"{cand.generation}")
+        print(cand.source, end="" if cand.source.endswith("\n") else "\n")
+
+
+@app.command()
+def tasks() -> None:
+    """List the built-in tasks."""
+    from evolve.resources import builtin_task_dirs
+    from evolve.task import load_task
+
+    table = Table("task", "kind", "objective", "best known", "description")
+    for name, path in builtin_task_dirs().items():
+        t = load_task(path)
+        table.add_row(name, t.spec.kind, f"{t.spec.objective} ({t.spec.direction})",
+                      "" if t.spec.best_known is None else f"{t.spec.best_known:g}",
+                      t.spec.description.strip().split(". ")[0][:80])
+    console.print(table)
+
+
+@app.command()
+def doctor() -> None:
+    """Report the isolation the sandbox has on this machine and which models are reachable."""
+    from evolve.llm import default_models
+    from sandbox import get_sandbox
+
+    info = get_sandbox("auto").describe()
+    table = Table("sandbox feature", "state")
+    for key, value in info.items():
+        table.add_row(key, str(value))
+    console.print(table)
+    keys = [k for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY") if os.environ.get(k)]
+    console.print(f"API keys present: {', '.join(keys) or 'none'}")
+    console.print(f"default model(s): {', '.join(m.provider + ':' + (m.name or '') for m in default_models(os.environ))}")
+    try:
+        import llama_cpp  # noqa: F401
+
+        console.print("embedded model runtime: llama-cpp-python installed")
+    except ImportError:
+        console.print("embedded model runtime: [yellow]missing[/] (pip install 'evolve-lab[local]')")
+
+
+def _get_run(store: Store, run_id: str) -> dict[str, Any]:
+    row = store.get_run(run_id)
+    if row is None:
+        raise EvolveError(f"no run '{run_id}' in {store.url} (see `evolve status`)")
+    return row
+
+
+def _ago(ts: float) -> str:
+    import time
+
+    secs = max(0, int(time.time() - ts))
+    return f"{secs}s ago" if secs < 120 else f"{secs // 60}m ago" if secs < 7200 else f"{secs // 3600}h ago"

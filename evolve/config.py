@@ -1,0 +1,87 @@
+"""Run settings: one validated model, filled from defaults, then the task's `run:` section, then CLI flags."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from evolve.errors import ConfigError
+from evolve.llm.spec import ModelConfig
+
+
+class FeatureSpec(BaseModel):
+    """One MAP-Elites dimension: a built-in descriptor (code_length, edit_distance) or any evaluator metric."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    bins: int = Field(10, ge=1, le=1000)
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _range_is_ordered(self) -> FeatureSpec:
+        if self.min is not None and self.max is not None and self.max <= self.min:
+            raise ValueError(f"max ({self.max}) must be greater than min ({self.min})")
+        return self
+
+
+class LimitsSpec(BaseModel):
+    """Sandbox limits for one evaluation (see sandbox.Limits)."""
+
+    model_config = ConfigDict(extra="forbid")
+    wall_s: float = Field(60.0, gt=0)
+    cpu_s: float | None = Field(None, gt=0)  # defaults to wall_s
+    memory_mb: int = Field(2048, ge=64)
+    max_processes: int = Field(64, ge=1)
+    file_size_mb: int = Field(64, ge=1)
+    open_files: int = Field(256, ge=16)
+
+
+class RunConfig(BaseModel):
+    """Everything that shapes one evolution run; stored with the run so it can be resumed and reproduced."""
+
+    model_config = ConfigDict(extra="forbid")
+    models: list[ModelConfig] = Field(default_factory=list)  # empty: evolve.llm.default_models()
+    iterations: int = Field(100, ge=0)  # stored children (each completed proposal), across resumes
+    max_wall_s: float | None = Field(None, gt=0)  # per invocation of run/resume
+    max_tokens: int | None = Field(None, gt=0)  # prompt + completion tokens over the whole run
+    max_cost_usd: float | None = Field(None, gt=0)
+    target_score: float | None = None
+    llm_concurrency: int = Field(2, ge=1, le=256)
+    eval_concurrency: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1, le=256)
+    seed: int = 0
+    islands: int = Field(2, ge=1, le=64)
+    migration_interval: int = Field(10, ge=1)  # children per island between ring migrations
+    exploitation: float = Field(0.7, ge=0, le=1)  # share of parents drawn from the island's top elites
+    elite_pool: int = Field(5, ge=1)  # how many top elites exploitation draws from
+    num_inspirations: int = Field(2, ge=0, le=10)
+    edit_mode: Literal["auto", "diff", "rewrite"] = "auto"  # auto: rewrite for the embedded model, diff otherwise
+    repair_attempts: int = Field(1, ge=0, le=3)
+    max_consecutive_llm_failures: int = Field(20, ge=1)
+    sandbox: str = "auto"
+    limits: LimitsSpec | None = None  # None: the task's limits
+
+
+def parse_run_config(data: dict[str, Any], *, source: str) -> RunConfig:
+    """Validate run settings, naming `source` (a file or 'command line') and the field on error."""
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise config_error_from(exc, source, prefix="run") from None
+
+
+def config_error_from(exc: ValidationError, source: str, prefix: str = "") -> ConfigError:
+    """Turn pydantic's first error into a ConfigError naming file, dotted field path and expectation."""
+    err = exc.errors()[0]
+    path = ".".join(str(p) for p in err["loc"])
+    field = f"{prefix}.{path}" if prefix and path else (path or prefix)
+    got = err.get("input")
+    detail = err["msg"]
+    if err["type"] == "extra_forbidden":
+        detail = "unknown field (check the spelling)"
+    elif not isinstance(got, dict):
+        detail += f" (got {got!r})"
+    more = len(exc.errors()) - 1
+    return ConfigError(source, field, detail + (f"; and {more} more problem(s)" if more else ""))

@@ -1,0 +1,311 @@
+"""Persistence: runs, candidates, LLM calls and evaluations in SQLite (WAL) or PostgreSQL, by URL.
+
+Every child is written in one transaction with the LLM calls that produced it, so a run killed at any instant has
+either all of a candidate or none of it. Storage URLs follow SQLAlchemy (and Optuna): `sqlite:///evolve.db`,
+`postgresql+psycopg://user@host/db`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON, Column, Engine, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, create_engine, event,
+    func, insert, select, update,
+)
+
+from evolve.candidate import Candidate, new_id
+
+SCHEMA_VERSION = 1
+metadata = MetaData()
+
+runs = Table(
+    "runs", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("task_name", String(200), nullable=False),
+    Column("task_path", Text, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("objective", String(200), nullable=False),
+    Column("direction", String(10), nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("environment", JSON, nullable=False),  # versions, sandbox features, host: for reproduction
+    Column("status", String(20), nullable=False),  # running | stopped | finished | failed
+    Column("stop_reason", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+candidates = Table(
+    "candidates", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("island", Integer, nullable=False),
+    Column("parent_id", String(32)),
+    Column("inspiration_ids", JSON, nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("edit_kind", String(20), nullable=False),
+    Column("model", String(200)),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text),
+    Column("score", Float),
+    Column("metrics", JSON, nullable=False),
+    Column("features", JSON, nullable=False),
+    Column("artifacts", JSON, nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("duplicate_of", String(32)),
+    Column("eval_stage", Integer, nullable=False),
+    Column("eval_wall_s", Float, nullable=False),
+    Column("eval_cpu_s", Float, nullable=False),
+    Column("peak_mem_mb", Float, nullable=False),
+    Column("llm_s", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_candidates_run_seq", "run_id", "seq", unique=True),
+    Index("ix_candidates_run_hash", "run_id", "code_hash"),
+)
+
+llm_calls = Table(
+    "llm_calls", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
+    Column("candidate_id", String(32)),  # null for a call that produced no candidate (an error)
+    Column("purpose", String(20), nullable=False),  # mutation | repair
+    Column("model", String(200), nullable=False),
+    Column("messages", JSON, nullable=False),
+    Column("reply", Text),
+    Column("error", Text),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("latency_s", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_llm_calls_run", "run_id"),
+)
+
+evaluations = Table(
+    "evaluations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("candidate_id", String(32), ForeignKey("candidates.id"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("returncode", Integer),
+    Column("stdout", Text, nullable=False),
+    Column("stderr", Text, nullable=False),
+    Column("wall_s", Float, nullable=False),
+    Column("cpu_s", Float, nullable=False),
+    Column("peak_mem_mb", Float, nullable=False),
+)
+
+meta = Table("evolve_meta", metadata, Column("key", String(50), primary_key=True), Column("value", Text))
+
+_CANDIDATE_FIELDS = [f.name for f in fields(Candidate)]
+
+
+@dataclass
+class LLMCallRecord:
+    """One request to a model and what came back (or the error), as stored."""
+
+    model: str
+    messages: list[dict[str, str]]
+    purpose: str = "mutation"
+    reply: str | None = None
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+    id: str = ""
+    created_at: float = 0.0
+
+
+@dataclass
+class EvaluationRecord:
+    """The sandbox's account of one evaluation process."""
+
+    status: str
+    stage: int
+    returncode: int | None
+    stdout: str
+    stderr: str
+    wall_s: float
+    cpu_s: float
+    peak_mem_mb: float
+
+
+@dataclass
+class RunUsage:
+    tokens: int
+    cost_usd: float
+
+
+def normalize_url(storage: str) -> str:
+    """Accept a SQLAlchemy URL or a plain file path (taken as a SQLite file)."""
+    if "://" in storage:
+        return storage
+    return f"sqlite:///{Path(storage).expanduser().resolve()}"
+
+
+class Store:
+    """All reads and writes of a study's database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        self.engine: Engine = create_engine(self.url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
+            if row is None:
+                conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise RuntimeError(f"{self.url}: schema version {row[0]}, this Evolve reads {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # runs
+    def create_run(self, *, task_name: str, task_path: str, kind: str, objective: str, direction: str,
+                   config: dict[str, Any], environment: dict[str, Any]) -> str:
+        run_id = new_id()
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(insert(runs).values(
+                id=run_id, task_name=task_name, task_path=task_path, kind=kind, objective=objective,
+                direction=direction, config=config, environment=environment, status="running",
+                stop_reason=None, created_at=now, updated_at=now,
+            ))
+        return run_id
+
+    def set_run_status(self, run_id: str, status: str, reason: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id)
+                         .values(status=status, stop_reason=reason, updated_at=time.time()))
+
+    def update_run_config(self, run_id: str, config: dict[str, Any]) -> None:
+        """Settings changed on resume (e.g. more iterations) are kept with the run."""
+        with self.engine.begin() as conn:
+            conn.execute(update(runs).where(runs.c.id == run_id).values(config=config, updated_at=time.time()))
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        """A run by id, or by a unique id prefix (ids are long; users type the start)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs).where(runs.c.id.startswith(run_id, autoescape=True))).mappings().all()
+        return dict(rows[0]) if len(rows) == 1 else None
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            counts = (select(candidates.c.run_id, func.count().label("n"), func.max(candidates.c.score).label("hi"),
+                             func.min(candidates.c.score).label("lo"))
+                      .where(candidates.c.status == "ok").group_by(candidates.c.run_id).subquery())
+            totals = (select(candidates.c.run_id, func.count().label("total"))
+                      .group_by(candidates.c.run_id).subquery())
+            q = (select(runs, counts.c.n, counts.c.hi, counts.c.lo, totals.c.total)
+                 .outerjoin(counts, counts.c.run_id == runs.c.id)
+                 .outerjoin(totals, totals.c.run_id == runs.c.id)
+                 .order_by(runs.c.created_at))
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    # candidates
+    def add_candidate(self, cand: Candidate, calls: list[LLMCallRecord] = (), evaluation: EvaluationRecord | None = None) -> Candidate:
+        """Write a candidate with its LLM calls and evaluation in one transaction; assigns `cand.seq`."""
+        with self.engine.begin() as conn:
+            seq = conn.execute(select(func.coalesce(func.max(candidates.c.seq), -1) + 1)
+                               .where(candidates.c.run_id == cand.run_id)).scalar_one()
+            cand.seq = seq
+            conn.execute(insert(candidates).values(**asdict(cand)))
+            for call in calls:
+                conn.execute(insert(llm_calls).values(**self._call_row(cand.run_id, call, cand.id)))
+            if evaluation is not None:
+                conn.execute(insert(evaluations).values(candidate_id=cand.id, **asdict(evaluation)))
+            conn.execute(update(runs).where(runs.c.id == cand.run_id).values(updated_at=time.time()))
+        return cand
+
+    def add_failed_call(self, run_id: str, call: LLMCallRecord) -> None:
+        """Store an LLM call that produced no candidate (error after retries): it costs tokens, not an iteration."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(llm_calls).values(**self._call_row(run_id, call, None)))
+
+    @staticmethod
+    def _call_row(run_id: str, call: LLMCallRecord, candidate_id: str | None) -> dict[str, Any]:
+        row = asdict(call)
+        row.update(id=call.id or new_id(), created_at=call.created_at or time.time(),
+                   run_id=run_id, candidate_id=candidate_id)
+        return row
+
+    def iter_candidates(self, run_id: str, status: str | None = None) -> Iterator[Candidate]:
+        """Candidates in completion order (the order an archive replays them on resume)."""
+        q = select(candidates).where(candidates.c.run_id == run_id).order_by(candidates.c.seq)
+        if status is not None:
+            q = q.where(candidates.c.status == status)
+        with self.engine.connect() as conn:
+            for row in conn.execute(q).mappings():
+                yield Candidate(**{k: row[k] for k in _CANDIDATE_FIELDS})
+
+    def get_candidate(self, cand_id: str) -> Candidate | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(candidates).where(candidates.c.id == cand_id)).mappings().first()
+        return Candidate(**{k: row[k] for k in _CANDIDATE_FIELDS}) if row else None
+
+    def best_candidate(self, run_id: str, maximize: bool) -> Candidate | None:
+        order = candidates.c.score.desc() if maximize else candidates.c.score.asc()
+        with self.engine.connect() as conn:
+            row = conn.execute(select(candidates.c.id).where(candidates.c.run_id == run_id,
+                                                             candidates.c.status == "ok",
+                                                             candidates.c.score.is_not(None))
+                               .order_by(order, candidates.c.seq).limit(1)).first()
+        return self.get_candidate(row[0]) if row else None
+
+    def count_candidates(self, run_id: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(candidates)
+                                .where(candidates.c.run_id == run_id)).scalar_one()
+
+    def status_counts(self, run_id: str) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(candidates.c.status, func.count()).where(candidates.c.run_id == run_id)
+                                .group_by(candidates.c.status)).all()
+        return {status: n for status, n in rows}
+
+    def usage(self, run_id: str) -> RunUsage:
+        """Tokens and dollars spent by every LLM call of the run, failed calls included."""
+        with self.engine.connect() as conn:
+            tokens, cost = conn.execute(
+                select(func.coalesce(func.sum(llm_calls.c.prompt_tokens + llm_calls.c.completion_tokens), 0),
+                       func.coalesce(func.sum(llm_calls.c.cost_usd), 0.0))
+                .where(llm_calls.c.run_id == run_id)).one()
+        return RunUsage(int(tokens), float(cost))
+
+    def llm_calls_for(self, candidate_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(llm_calls).where(llm_calls.c.candidate_id == candidate_id)
+                                .order_by(llm_calls.c.created_at)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def hashes(self, run_id: str) -> dict[str, str]:
+        """code_hash -> id of the first evaluated candidate with it (what a duplicate points at)."""
+        q = (select(candidates.c.code_hash, candidates.c.id)
+             .where(candidates.c.run_id == run_id, candidates.c.status != "rejected-duplicate",
+                    candidates.c.code_hash != "")
+             .order_by(candidates.c.seq.desc()))
+        with self.engine.connect() as conn:
+            return {h: cid for h, cid in conn.execute(q)}
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """WAL lets readers (status, dashboard) run beside the writer; busy_timeout lets several processes share a file."""
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

@@ -1,0 +1,76 @@
+"""The store on a real SQLite file: atomic candidate writes, ordering, usage sums, id prefixes, reopen."""
+
+from evolve.candidate import Candidate
+from evolve.store import EvaluationRecord, LLMCallRecord, Store
+
+
+def make_store(tmp_path):
+    return Store(f"sqlite:///{tmp_path / 'evolve.db'}")
+
+
+def new_run(store):
+    return store.create_run(task_name="t", task_path="/t", kind="program", objective="score",
+                            direction="maximize", config={"iterations": 3}, environment={"python": "3.11"})
+
+
+def test_candidates_round_trip_with_calls_and_evaluation(tmp_path):
+    store = make_store(tmp_path)
+    run = new_run(store)
+    call = LLMCallRecord(model="scripted", messages=[{"role": "user", "content": "hi"}], reply="x = 1",
+                         prompt_tokens=3, completion_tokens=4, cost_usd=0.01, latency_s=0.2)
+    cand = Candidate(run_id=run, source="x = 1", score=1.5, metrics={"score": 1.5}, artifacts={"stderr": "w"},
+                     features={"code_length": 5.0}, code_hash="h1")
+    ev = EvaluationRecord(status="ok", stage=0, returncode=0, stdout="", stderr="w", wall_s=0.1, cpu_s=0.05,
+                          peak_mem_mb=12.0)
+    store.add_candidate(cand, [call], ev)
+    store.close()
+
+    reopened = make_store(tmp_path)  # a new process would see the same
+    [back] = list(reopened.iter_candidates(run))
+    assert back == cand
+    assert back.seq == 0
+    assert reopened.llm_calls_for(cand.id)[0]["reply"] == "x = 1"
+    assert reopened.usage(run).tokens == 7 and abs(reopened.usage(run).cost_usd - 0.01) < 1e-12
+
+
+def test_seq_orders_candidates_and_best_respects_direction(tmp_path):
+    store = make_store(tmp_path)
+    run = new_run(store)
+    for score in (1.0, 3.0, 2.0):
+        store.add_candidate(Candidate(run_id=run, source=f"s{score}", score=score))
+    store.add_candidate(Candidate(run_id=run, source="bad", status="crashed", score=None))
+    assert [c.seq for c in store.iter_candidates(run)] == [0, 1, 2, 3]
+    assert store.best_candidate(run, maximize=True).score == 3.0
+    assert store.best_candidate(run, maximize=False).score == 1.0
+    assert store.status_counts(run) == {"ok": 3, "crashed": 1}
+
+
+def test_failed_llm_call_costs_tokens_but_is_no_candidate(tmp_path):
+    store = make_store(tmp_path)
+    run = new_run(store)
+    store.add_failed_call(run, LLMCallRecord(model="m", messages=[], error="server: 500", prompt_tokens=10))
+    assert store.count_candidates(run) == 0
+    assert store.usage(run).tokens == 10
+
+
+def test_run_lookup_by_unique_prefix_and_status(tmp_path):
+    store = make_store(tmp_path)
+    run = new_run(store)
+    assert store.get_run(run[:6])["id"] == run
+    assert store.get_run("zzzz") is None
+    store.set_run_status(run, "stopped", "interrupted")
+    assert store.get_run(run)["stop_reason"] == "interrupted"
+    store.update_run_config(run, {"iterations": 9})
+    assert store.get_run(run)["config"] == {"iterations": 9}
+
+
+def test_sqlite_uses_wal(tmp_path):
+    store = make_store(tmp_path)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_plain_path_is_a_sqlite_file(tmp_path):
+    store = Store(str(tmp_path / "plain.db"))
+    new_run(store)
+    assert (tmp_path / "plain.db").exists()
