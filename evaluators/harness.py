@@ -1,7 +1,12 @@
 """Runs INSIDE the sandbox: load a task's evaluator, run its cascade on one candidate, report on the result fd.
 
 Usage: python -I harness.py EVALUATOR_PY PROGRAM_PATH SPEC_JSON
-SPEC_JSON: {"objective": str, "thresholds": [float, ...]}.
+SPEC_JSON: {"objective": str, "thresholds": [float, ...], "interface": "call" | "path",
+            "fds": [request_fd, reply_fd], "deadline_s": float, "mode": "evaluate" | "probes"}.
+
+With the `call` interface the candidate is not in this process: the evaluator gets a `Candidate` whose calls go
+to the candidate's own sandbox over the two fds (see candidate_channel.py). With `path` (OpenEvolve's contract)
+the evaluator receives the program's path and imports it itself. Mode "probes" reports the task's probe inputs.
 
 Only the standard library is used here, so the harness works in any interpreter the sandbox offers. The report is a
 single JSON object written to the file descriptor named by EVOLVE_RESULT_FD, never to stdout, so nothing a candidate
@@ -13,7 +18,11 @@ import json
 import math
 import os
 import sys
+import time
 import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's folder off sys.path
+import candidate_channel  # noqa: E402
 
 
 def _load(path):
@@ -51,6 +60,32 @@ def _below(metrics, objective, threshold):
     return not value >= threshold
 
 
+def _subject(spec, program_path):
+    """What the evaluator's functions receive: a channel to the candidate, or (OpenEvolve) the program's path."""
+    if spec.get("interface") != "call":
+        return program_path
+    with open(program_path, encoding="utf-8") as f:
+        source = f.read()
+    request_fd, reply_fd = spec["fds"]
+    return candidate_channel.Candidate(source, request_fd, reply_fd, time.monotonic() + spec["deadline_s"])
+
+
+def _cascade(module, spec, subject, report):
+    passed = True
+    for stage, threshold in enumerate(spec.get("thresholds", []), start=1):
+        fn = getattr(module, f"evaluate_stage{stage}", None)
+        if fn is None:
+            break
+        metrics, artifacts = _split(fn(subject))
+        report.update(stage=stage, metrics=metrics, artifacts=artifacts)
+        if _below(metrics, spec["objective"], threshold) or "error" in artifacts:
+            passed = False
+            break
+    if passed:
+        metrics, artifacts = _split(module.evaluate(subject))
+        report.update(stage=0, metrics=metrics, artifacts=artifacts)
+
+
 def main():
     evaluator_path, program_path, spec_json = sys.argv[1:4]
     spec = json.loads(spec_json)
@@ -58,19 +93,13 @@ def main():
     report = {"stage": 0, "metrics": {}, "artifacts": {}}
     try:
         module = _load(evaluator_path)
-        passed = True
-        for stage, threshold in enumerate(spec.get("thresholds", []), start=1):
-            fn = getattr(module, f"evaluate_stage{stage}", None)
-            if fn is None:
-                break
-            metrics, artifacts = _split(fn(program_path))
-            report.update(stage=stage, metrics=metrics, artifacts=artifacts)
-            if _below(metrics, spec["objective"], threshold) or "error" in artifacts:
-                passed = False
-                break
-        if passed:
-            metrics, artifacts = _split(module.evaluate(program_path))
-            report.update(stage=0, metrics=metrics, artifacts=artifacts)
+        if spec.get("mode") == "probes":
+            probes = getattr(module, "probes", None)
+            report = {"probes": candidate_channel.encode([list(p) for p in probes()]) if probes else None}
+        else:
+            _cascade(module, spec, _subject(spec, program_path), report)
+    except candidate_channel.CandidateError as exc:  # the candidate failed; the evaluator did not
+        report.update(error=exc.message, candidate_error=exc.kind, traceback=exc.detail)
     except BaseException as exc:  # noqa: BLE001 - whatever the candidate raises is a reportable failure
         report["error"] = f"{type(exc).__name__}: {exc}"
         report["traceback"] = traceback.format_exc(limit=-8)

@@ -1,53 +1,223 @@
-"""Program evaluation: run a task's `evaluate(path)` on a candidate inside the sandbox and read its report."""
+"""Program evaluation: run a task's evaluator on a candidate inside the sandbox and read its report.
+
+Two interfaces (task.yaml `interface`):
+- call (default): the candidate runs in its own sandbox, a "worker" that answers calls over two pipes
+  (candidate_channel.py), and the evaluator runs in a second sandbox that alone holds the result channel and
+  can read the task folder. The candidate's folder holds only its program and the task's `candidate_files`.
+- path (OpenEvolve): one sandbox; the evaluator imports the program itself.
+
+Functional hashing (call interface, when the evaluator defines `probes()`): before the full evaluation the
+engine itself sends the probe calls to the worker and hashes the replies; a candidate that answers exactly like
+a known one is not evaluated again (`EvalResult.twin_of`).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import hashlib
 import json
 import math
+import os
 import shutil
 import sys
 import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from evaluators import candidate_channel as channel
 from evaluators.result import EvalResult
 from sandbox import Limits, Outcome, Sandbox
 
 HARNESS = Path(__file__).resolve().with_name("harness.py")
+CHANNEL = Path(__file__).resolve().with_name("candidate_channel.py")
 _TAIL = 2000  # characters of stderr/stdout kept as artifacts for the next prompt
+_GRACE_S = 2.0  # the evaluator's sandbox outlives its own deadline by this much, so it can still report
+_PROBE_REPLY_MAX = 1 << 20  # bytes of probe replies the engine accepts per candidate
+
+TwinLookup = Callable[[str], "str | None"]  # behaviour hash -> id of a known candidate that behaves the same
 
 
 class ProgramEvaluator:
-    """Scores candidate sources for one task: a fresh private folder and a fresh sandboxed process each time."""
+    """Scores candidate sources for one task: fresh private folders and fresh sandboxed processes each time."""
 
     def __init__(self, *, evaluator_path: Path, program_name: str, objective: str, thresholds: list[float],
-                 sandbox: Sandbox, limits: Limits, readonly_paths: list[Path]) -> None:
+                 sandbox: Sandbox, limits: Limits, task_root: Path, interface: str = "call",
+                 candidate_files: list[Path] | None = None) -> None:
         self.evaluator_path = evaluator_path
         self.program_name = program_name
         self.objective = objective
         self.thresholds = thresholds
         self.sandbox = sandbox
         self.limits = limits
-        self.readonly_paths = [HARNESS.parent, *readonly_paths]
+        self.interface = interface
+        self.candidate_files = candidate_files or []
+        self.evaluator_paths = [HARNESS.parent, task_root]  # what the evaluator's sandbox may read
+        self._probes: list | None = None
+        self._probes_lock = threading.Lock()
+        self._probes_loaded = False
 
-    def evaluate(self, source: str) -> EvalResult:
+    def evaluate(self, source: str, twin_of: TwinLookup | None = None) -> EvalResult:
         """Blocking; the controller calls it from worker threads, several at once."""
-        workdir = Path(tempfile.mkdtemp(prefix="evolve-eval-"))
-        try:
-            program = workdir / self.program_name
+        if self.interface != "call":
+            with _folder("evolve-eval-") as workdir:
+                program = workdir / self.program_name
+                program.write_text(source, encoding="utf-8")
+                outcome = self.sandbox.run(self._harness_argv(program, {}), workdir, self.limits,
+                                           readonly_paths=self.evaluator_paths)
+            return interpret(outcome, self.objective, self.limits)
+        return self._evaluate_split(source, twin_of)
+
+    # ---- the call interface ---------------------------------------------------------------------------------
+    def _evaluate_split(self, source: str, twin_of: TwinLookup | None) -> EvalResult:
+        probes = self.probes() if twin_of is not None else None
+        with _folder("evolve-cand-") as cand_dir, _folder("evolve-eval-") as eval_dir:
+            program = cand_dir / self.program_name
             program.write_text(source, encoding="utf-8")
-            spec = json.dumps({"objective": self.objective, "thresholds": self.thresholds})
-            argv = [sys.executable, "-I", str(HARNESS), str(self.evaluator_path), str(program), spec]
-            outcome = self.sandbox.run(argv, workdir, self.limits, readonly_paths=self.readonly_paths)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-        return interpret(outcome, self.objective, self.limits)
+            for path in self.candidate_files:
+                shutil.copyfile(path, cand_dir / path.name)
+            (eval_dir / self.program_name).write_text(source, encoding="utf-8")
+            worker = _Worker(self.sandbox, program, cand_dir, self._worker_limits())
+            try:
+                if not worker.wait_ready(self.limits.wall_s):
+                    return worker.failed(self.limits)
+                behaviour = worker.probe(probes) if probes else None
+                if behaviour is not None and twin_of is not None and (twin := twin_of(behaviour)) is not None:
+                    worker.finish()
+                    return EvalResult("ok", reason=f"behaves exactly like candidate {twin} on the task's probes",
+                                      behaviour_hash=behaviour, twin_of=twin)
+                spec = {"interface": "call", "fds": [worker.request_w, worker.reply_r],
+                        "deadline_s": self.limits.wall_s}
+                outcome = self.sandbox.run(
+                    self._harness_argv(eval_dir / self.program_name, spec), eval_dir,
+                    _extend(self.limits, _GRACE_S), readonly_paths=self.evaluator_paths,
+                    pass_fds=(worker.request_w, worker.reply_r))
+            finally:
+                candidate = worker.finish()
+        result = interpret(outcome, self.objective, self.limits, candidate)
+        result.behaviour_hash = behaviour
+        return result
+
+    def probes(self) -> list | None:
+        """The task's probe calls (from `probes()` in its evaluator, run once in the sandbox), or None."""
+        with self._probes_lock:
+            if not self._probes_loaded:
+                with _folder("evolve-probes-") as workdir:
+                    program = workdir / self.program_name
+                    program.write_text("", encoding="utf-8")
+                    outcome = self.sandbox.run(self._harness_argv(program, {"mode": "probes"}), workdir,
+                                               self.limits, readonly_paths=self.evaluator_paths)
+                report = _parse_report(outcome.result) or {}
+                if "error" in report or outcome.timed_out:
+                    raise RuntimeError(f"{self.evaluator_path.name}: probes() failed: "
+                                       f"{report.get('error') or outcome.violation or outcome.stderr[-500:]}")
+                self._probes = report.get("probes")
+                self._probes_loaded = True
+            return self._probes
+
+    def _harness_argv(self, program: Path, spec: dict) -> list[str]:
+        full = {"objective": self.objective, "thresholds": self.thresholds, **spec}
+        return [sys.executable, "-I", str(HARNESS), str(self.evaluator_path), str(program), json.dumps(full)]
+
+    def _worker_limits(self) -> Limits:
+        return _extend(self.limits, 2 * _GRACE_S)  # outlives the evaluator, which decides about timeouts
 
 
-def interpret(outcome: Outcome, objective: str, limits: Limits) -> EvalResult:
-    """Map a sandbox outcome and the harness report to a status, metrics, artifacts and a readable reason."""
-    base = dict(wall_s=outcome.wall_s, cpu_s=outcome.cpu_s, peak_mem_mb=outcome.peak_mem_mb,
-                returncode=outcome.returncode)
-    artifacts = {k: v[-_TAIL:] for k, v in (("stderr", outcome.stderr), ("stdout", outcome.stdout)) if v.strip()}
+class _Worker:
+    """The candidate's sandbox, run in a thread; the engine holds the evaluator's ends of its two pipes."""
+
+    def __init__(self, sandbox: Sandbox, program: Path, workdir: Path, limits: Limits) -> None:
+        self.request_r, self.request_w = os.pipe()
+        self.reply_r, self.reply_w = os.pipe()
+        self.outcome: Outcome | None = None
+        argv = [sys.executable, "-I", str(CHANNEL), str(program), str(self.request_r), str(self.reply_w)]
+
+        def run() -> None:
+            self.outcome = sandbox.run(argv, workdir, limits, readonly_paths=[CHANNEL.parent],
+                                       pass_fds=(self.request_r, self.reply_w))
+
+        self._thread = threading.Thread(target=run, name="evolve-candidate", daemon=True)
+        self._thread.start()
+
+    def wait_ready(self, timeout_s: float) -> bool:
+        """True once the worker runs (then the engine closes the worker's ends, so EOF means it ended)."""
+        try:
+            hello = channel.read_frame(self.reply_r, time.monotonic() + timeout_s)
+        except (TimeoutError, EOFError, ValueError, OSError):
+            hello = None
+        _close(self.request_r, self.reply_w)
+        self.request_r = self.reply_w = -1
+        return bool(hello and hello.get("ready"))
+
+    def probe(self, probes: list) -> str:
+        """Send each probe call; the hash of the replies identifies the candidate's behaviour."""
+        digest, received = hashlib.sha256(), 0
+        deadline = time.monotonic() + 2.0 + 0.5 * len(probes)  # probes are meant to be tiny
+        for function, args in probes:
+            channel.write_frame(self.request_w, {"call": function, "args": args})
+            try:
+                reply = channel.read_frame(self.reply_r, deadline) or {"error": "ended", "kind": "crashed"}
+            except (TimeoutError, EOFError, ValueError):
+                reply = {"error": "no reply", "kind": "timeout"}
+            # errors hash by kind and exception type only: messages may hold addresses or timings
+            body = reply.get("value") if "value" in reply else [reply.get("kind"), str(reply.get("error", ""))
+                                                                 .split(":")[0]]
+            text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+            received += len(text)
+            if received > _PROBE_REPLY_MAX:
+                return hashlib.sha256(b"oversized:" + digest.digest()).hexdigest()
+            digest.update(text.encode())
+            digest.update(b"\n")
+        return digest.hexdigest()
+
+    def finish(self) -> Outcome | None:
+        """Close the evaluator's ends (the worker reads EOF and exits) and wait for the sandbox to return."""
+        _close(self.request_w, self.reply_r, self.request_r, self.reply_w)
+        self.request_w = self.reply_r = self.request_r = self.reply_w = -1
+        self._thread.join()
+        return self.outcome
+
+    def failed(self, limits: Limits) -> EvalResult:
+        outcome = self.finish()
+        if outcome is None:
+            return EvalResult("crashed", reason="the candidate's sandbox did not start")
+        result = interpret(outcome, "", limits)
+        if result.status == "crashed":
+            result.reason = f"the candidate's process did not start: {result.reason}"
+        return result
+
+
+def _close(*fds: int) -> None:
+    for fd in fds:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _extend(limits: Limits, extra_s: float) -> Limits:
+    return dataclasses.replace(limits, wall_s=limits.wall_s + extra_s, cpu_s=limits.cpu_s + extra_s)
+
+
+@contextlib.contextmanager
+def _folder(prefix: str) -> Iterator[Path]:
+    """A fresh private temporary folder, removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def interpret(outcome: Outcome, objective: str, limits: Limits, candidate: Outcome | None = None) -> EvalResult:
+    """Map the evaluator's outcome and report (and, with the call interface, the candidate's own sandbox outcome)
+    to a status, metrics, artifacts and a readable reason."""
+    runs = [o for o in (outcome, candidate) if o is not None]
+    base = dict(wall_s=outcome.wall_s, cpu_s=sum(o.cpu_s for o in runs),
+                peak_mem_mb=max(o.peak_mem_mb for o in runs), returncode=(candidate or outcome).returncode)
+    artifacts = _output_tails(candidate or outcome, "")
+    if candidate is not None:
+        artifacts.update(_output_tails(outcome, "evaluator_"))
     if outcome.timed_out:
         return EvalResult("timeout", artifacts=artifacts, reason=f"exceeded the {limits.wall_s:g} s wall-time limit",
                           **base)
@@ -62,6 +232,8 @@ def interpret(outcome: Outcome, objective: str, limits: Limits) -> EvalResult:
     artifacts.update(report.get("artifacts", {}))
     stage = int(report.get("stage", 0))
     metrics = {k: float(v) for k, v in report.get("metrics", {}).items() if isinstance(v, (int, float))}
+    if "candidate_error" in report:
+        return _candidate_failure(report, candidate, metrics, artifacts, stage, limits, base)
     if "error" in report:
         artifacts["traceback"] = str(report.get("traceback", ""))[-_TAIL:]
         return EvalResult("crashed", metrics, artifacts, reason=str(report["error"])[:500], stage=stage, **base)
@@ -74,6 +246,25 @@ def interpret(outcome: Outcome, objective: str, limits: Limits) -> EvalResult:
     if not math.isfinite(value):
         return EvalResult("invalid", metrics, artifacts, reason=f"'{objective}' is {value}", stage=stage, **base)
     return EvalResult("ok", metrics, artifacts, stage=stage, **base)
+
+
+def _candidate_failure(report: dict, candidate: Outcome | None, metrics: dict, artifacts: dict, stage: int,
+                       limits: Limits, base: dict) -> EvalResult:
+    """A call into the candidate failed: say why in the candidate's terms (its sandbox knows best)."""
+    kind, message = report["candidate_error"], str(report.get("error", ""))[:500]
+    if report.get("traceback"):
+        artifacts["traceback"] = str(report["traceback"])[-_TAIL:]
+    if kind == "timeout" or (candidate is not None and candidate.timed_out):
+        return EvalResult("timeout", metrics, artifacts, stage=stage, **base,
+                          reason=f"exceeded the {limits.wall_s:g} s wall-time limit ({message})")
+    if candidate is not None and candidate.violation and kind == "crashed":
+        return EvalResult("sandbox-violation", metrics, artifacts, reason=candidate.violation, stage=stage, **base)
+    status = "invalid" if kind == "bad-value" else "crashed"
+    return EvalResult(status, metrics, artifacts, reason=message, stage=stage, **base)
+
+
+def _output_tails(outcome: Outcome, prefix: str) -> dict[str, str]:
+    return {prefix + k: v[-_TAIL:] for k, v in (("stderr", outcome.stderr), ("stdout", outcome.stdout)) if v.strip()}
 
 
 def _parse_report(raw: bytes | None) -> dict | None:

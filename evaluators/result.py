@@ -18,3 +18,5 @@ class EvalResult:
     wall_s: float = 0.0
     cpu_s: float = 0.0
     peak_mem_mb: float = 0.0
+    behaviour_hash: str | None = None  # hash of the candidate's answers to the task's probes (functional hashing)
+    twin_of: str | None = None  # a known candidate that behaves the same: this one was not evaluated

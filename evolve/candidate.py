@@ -40,7 +40,8 @@ class Candidate:
     features: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
     code_hash: str = ""
-    duplicate_of: str | None = None
+    duplicate_of: str | None = None  # same code, or (with a behaviour_hash) same behaviour as this candidate
+    behaviour_hash: str | None = None
     eval_stage: int = 0
     eval_wall_s: float = 0.0
     eval_cpu_s: float = 0.0

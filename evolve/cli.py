@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -30,6 +31,20 @@ ModelOpt = Annotated[Optional[list[str]], typer.Option(
     "anthropic:NAME | openai:NAME@BASE_URL (any OpenAI-compatible server); suffix =WEIGHT. "
     "Default: OpenAI or Anthropic if their API key is set, else the embedded local model.")]
 IterOpt = Annotated[Optional[int], typer.Option("--iterations", "-n", help="Children to store (the run's total).")]
+
+
+def _friendly(command):
+    """Print an EvolveError as one line on stderr and exit 2, without a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except EvolveError as exc:
+            err_console.print(f"Error: {exc.message}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
 
 
 def _run_flags(**flags: Any) -> dict[str, Any]:
@@ -64,6 +79,7 @@ def _drive(prepared: PreparedRun, quiet: bool) -> None:
 
 
 @app.command()
+@_friendly
 def run(
     task: Annotated[str, typer.Argument(help="A task folder, or the name of a built-in task (see `evolve tasks`).")],
     model: ModelOpt = None,
@@ -90,6 +106,7 @@ def run(
 
 
 @app.command()
+@_friendly
 def resume(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (or a unique prefix of it).")],
     storage: StorageOpt = ...,  # type: ignore[assignment]
@@ -104,6 +121,7 @@ def resume(
 
 
 @app.command()
+@_friendly
 def status(
     run_id: Annotated[Optional[str], typer.Argument(metavar="[RUN]", help="Show one run in detail.")] = None,
     storage: StorageOpt = ...,  # type: ignore[assignment]
@@ -131,6 +149,7 @@ def status(
 
 
 @app.command()
+@_friendly
 def best(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (or a unique prefix).")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the source to this file.")] = None,
@@ -152,6 +171,7 @@ def best(
 
 
 @app.command()
+@_friendly
 def tasks() -> None:
     """List the built-in tasks."""
     from evolve.resources import builtin_task_dirs
@@ -167,6 +187,7 @@ def tasks() -> None:
 
 
 @app.command()
+@_friendly
 def doctor() -> None:
     """Report the isolation the sandbox has on this machine and which models are reachable."""
     from evolve.llm import default_models

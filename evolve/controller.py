@@ -29,6 +29,7 @@ from evolve.store import EvaluationRecord, LLMCallRecord, Store
 from evolve.task import Task
 
 FINISHED_REASONS = ("iterations", "target score", "token budget", "cost budget")
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @dataclass
@@ -43,6 +44,7 @@ class RunStats:
     tokens: int = 0
     cost_usd: float = 0.0
     llm_failures: int = 0
+    twins: int = 0  # children that behaved exactly like a known candidate: their evaluation was saved
     session_children: int = 0
     started_at: float = field(default_factory=time.monotonic)
 
@@ -69,7 +71,8 @@ class Controller:
         )
         self.prompts = PromptBuilder(task)
         self.stats = RunStats(target=config.iterations)
-        self.hashes: dict[str, str] = {}
+        self.hashes: dict[str, str] = {}  # normalized code hash -> first candidate with it
+        self.behaviours: dict[str, Candidate] = {}  # probe-answers hash -> first evaluated candidate with it
         self.feedback: dict[int, str] = {}  # island -> why its last child failed, shown in its next prompt
         self.stop_reason: str | None = None
         self._in_flight = 0
@@ -96,6 +99,11 @@ class Controller:
             self.stats.by_status[cand.status] += 1
             if cand.status != "rejected-duplicate" and cand.code_hash:
                 self.hashes.setdefault(cand.code_hash, cand.id)
+            if cand.behaviour_hash:
+                if cand.duplicate_of:
+                    self.stats.twins += 1
+                else:
+                    self.behaviours.setdefault(cand.behaviour_hash, cand)
             self._note_best(cand)
         usage = self.store.usage(self.run_id)
         self.stats.tokens, self.stats.cost_usd = usage.tokens, usage.cost_usd
@@ -106,7 +114,7 @@ class Controller:
         source = self.task.seed_source
         seed = Candidate(run_id=self.run_id, source=source, kind=self.task.spec.kind, edit_kind="seed",
                          code_hash=code_hash(source, self.task.spec.language))
-        result = await asyncio.to_thread(self.evaluator.evaluate, source)
+        result = await asyncio.to_thread(self.evaluator.evaluate, source, self._twin_of)
         record = self._apply_result(seed, result)
         self.store.add_candidate(seed, [], record)
         self.stats.by_status[seed.status] += 1
@@ -122,10 +130,11 @@ class Controller:
         """Run until a stop condition holds; returns the stop reason. Ctrl-C stops cleanly (twice: at once)."""
         self._changed = asyncio.Condition()
         loop = asyncio.get_running_loop()
-        try:
-            loop.add_signal_handler(signal.SIGINT, self._on_sigint)
-        except (NotImplementedError, RuntimeError):  # not the main thread (tests, embedding)
-            pass
+        for sig in _STOP_SIGNALS:
+            try:
+                loop.add_signal_handler(sig, self._on_stop_signal)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests, embedding)
+                pass
         try:
             if not self._restore():
                 await self._evaluate_seed()
@@ -140,10 +149,12 @@ class Controller:
         finally:
             for task in self._tasks:
                 task.cancel()
-            try:
-                loop.remove_signal_handler(signal.SIGINT)
-            except (NotImplementedError, RuntimeError):
-                pass
+            for sig in _STOP_SIGNALS:
+                try:
+                    loop.remove_signal_handler(sig)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass
+            await self.ensemble.aclose()
         reason = self.stop_reason or "iterations"
         status = "finished" if reason in FINISHED_REASONS else "stopped"
         self.store.set_run_status(self.run_id, status, reason)
@@ -156,9 +167,9 @@ class Controller:
             self.stop_reason = reason
             asyncio.get_running_loop().create_task(self._notify())
 
-    def _on_sigint(self) -> None:
-        """First Ctrl-C stops cleanly; a second abandons what is in flight (each child is stored atomically, so
-        nothing is half-written)."""
+    def _on_stop_signal(self) -> None:
+        """First Ctrl-C (or SIGTERM) stops cleanly; a second abandons what is in flight (each child is stored
+        atomically, so nothing is half-written)."""
         if self.stop_reason is None:
             self.request_stop("interrupted")
         else:
@@ -222,8 +233,9 @@ class Controller:
         sample = self.archive.sample(island, rng)
         provider = self.ensemble.pick(rng)
         mode = cfg.edit_mode if cfg.edit_mode != "auto" else ("rewrite" if provider.name.startswith("local") else "diff")
-        budget = provider.context_tokens - _reply_tokens(provider)
-        messages = self.prompts.mutation(sample, mode, self.feedback.get(island), budget, provider.count_tokens)
+        # context_tokens is already the prompt budget (the window minus the room kept for the reply).
+        messages = self.prompts.mutation(sample, mode, self.feedback.get(island), provider.context_tokens,
+                                         provider.count_tokens)
         calls: list[LLMCallRecord] = []
         reply = await self._ask(provider, messages, "mutation", calls, rng)
         if reply is None:
@@ -299,10 +311,26 @@ class Controller:
             return None
         self.hashes[child.code_hash] = child.id  # claim it now, so a twin in flight is caught too
         async with self._eval_slots:
-            result = await asyncio.to_thread(self.evaluator.evaluate, child.source)
+            result = await asyncio.to_thread(self.evaluator.evaluate, child.source, self._twin_of)
         return self._apply_result(child, result)
 
+    def _twin_of(self, behaviour_hash: str) -> str | None:
+        """Called from evaluation threads: the evaluated candidate that answered the probes the same way."""
+        twin = self.behaviours.get(behaviour_hash)
+        return twin.id if twin is not None else None
+
     def _apply_result(self, cand: Candidate, result: EvalResult) -> EvaluationRecord:
+        cand.behaviour_hash = result.behaviour_hash
+        if result.twin_of is not None and (twin := self.behaviours.get(result.behaviour_hash or "")):
+            # functional hashing: same answers on the probes as `twin`, so it would score the same; reuse
+            result.status, result.metrics, result.stage = twin.status, dict(twin.metrics), twin.eval_stage
+            result.artifacts = {"twin": twin.id}
+            result.reason = f"behaves like candidate {twin.id} on the task's probes" + (
+                f": {twin.reason}" if twin.reason else "; its score is reused")
+            cand.duplicate_of = twin.id
+            self.stats.twins += 1
+        elif result.behaviour_hash:
+            self.behaviours.setdefault(result.behaviour_hash, cand)
         cand.status, cand.reason = result.status, result.reason  # type: ignore[assignment]
         cand.metrics, cand.artifacts, cand.eval_stage = result.metrics, result.artifacts, result.stage
         cand.eval_wall_s, cand.eval_cpu_s, cand.peak_mem_mb = result.wall_s, result.cpu_s, result.peak_mem_mb
@@ -335,7 +363,3 @@ class Controller:
 class SeedError(Exception):
     """The task's seed candidate failed its own evaluation, so there is nothing to evolve from."""
 
-
-def _reply_tokens(provider: LLMProvider) -> int:
-    """Room left for the reply when budgeting the prompt."""
-    return int(getattr(provider, "max_tokens", 1024))

@@ -1,12 +1,17 @@
-"""User-facing errors: each one says which file and field is wrong and what was expected."""
+"""User-facing errors: each one says which file and field is wrong and what was expected.
 
-import click
+The CLI prints them as one line ("Error: ...") with exit code 2 and no traceback (see evolve/cli.py).
+"""
 
 
-class EvolveError(click.ClickException):
-    """An error the CLI prints as one clear line ("Error: ..."), exit code 2, without a traceback."""
+class EvolveError(Exception):
+    """An error in the user's input or environment, stated so that the user can fix it."""
 
     exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class ConfigError(EvolveError):

@@ -90,7 +90,8 @@ def _controller(store: Store, run_id: str, task: Task, config: RunConfig, sandbo
                     max_processes=lim.max_processes, file_size_mb=lim.file_size_mb, open_files=lim.open_files)
     evaluator = ProgramEvaluator(
         evaluator_path=task.evaluator_path, program_name=task.seed_path.name, objective=spec.objective,
-        thresholds=spec.cascade_thresholds, sandbox=sandbox, limits=limits, readonly_paths=[task.root],
+        thresholds=spec.cascade_thresholds, sandbox=sandbox, limits=limits, task_root=task.root,
+        interface=spec.interface, candidate_files=task.candidate_files,
     )
     dims = resolve_dims(spec.features, task.seed_source, spec.objective, spec.best_known)
     return Controller(store=store, run_id=run_id, task=task, config=config, ensemble=ensemble or build_ensemble(config.models),

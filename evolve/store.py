@@ -63,6 +63,7 @@ candidates = Table(
     Column("artifacts", JSON, nullable=False),
     Column("code_hash", String(64), nullable=False),
     Column("duplicate_of", String(32)),
+    Column("behaviour_hash", String(64)),  # functional hashing: hash of the answers to the task's probes
     Column("eval_stage", Integer, nullable=False),
     Column("eval_wall_s", Float, nullable=False),
     Column("eval_cpu_s", Float, nullable=False),

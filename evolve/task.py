@@ -25,10 +25,17 @@ class TaskSpec(BaseModel):
     description: str = ""
     seed: str
     evaluator: str = "evaluate.py"
+    # call: evaluate(candidate) talks to the candidate in its own sandbox (evaluators/candidate_channel.py), so
+    # a candidate cannot forge its score. path: OpenEvolve's evaluate(program_path), which imports the candidate
+    # into the evaluator's process (compatible, but a candidate could tamper with its own evaluation).
+    interface: Literal["call", "path"] = "call"
+    candidate_files: list[str] = Field(default_factory=list)  # task files copied beside the candidate (drivers)
     language: str = "python"
     objective: str = "combined_score"
     direction: Literal["maximize", "minimize"] = "maximize"
     best_known: float | None = None
+    best_known_by: str = ""  # who holds the best known value (shown by `evolve tasks`)
+    seed_score: float | None = None  # the seed's score, documented (tests check it)
     system_message: str | None = None
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
     cascade_thresholds: list[float] = Field(default_factory=list)
@@ -50,6 +57,12 @@ class Task:
         self.notes = notes or []  # what the loader adapted or ignored, shown to the user
         self.seed_path = _existing_file(root, spec.seed, spec_file, "seed")
         self.evaluator_path = _existing_file(root, spec.evaluator, spec_file, "evaluator")
+        self.candidate_files = [_existing_file(root, name, spec_file, f"candidate_files[{i}]")
+                                for i, name in enumerate(spec.candidate_files)]
+        for i, path in enumerate(self.candidate_files):
+            if path.suffix != ".py" or not path.stem.isidentifier():
+                raise ConfigError(str(spec_file), f"candidate_files[{i}]",
+                                  f"expected a Python module file name like driver.py, got {path.name!r}")
         self.seed_source = self.seed_path.read_text(encoding="utf-8")
         if not self.seed_source.strip():
             raise ConfigError(str(self.seed_path), "", "the seed file is empty")
@@ -144,6 +157,7 @@ def _load_openevolve(root: Path, path: Path) -> Task:
         "name": root.name,
         "seed": "initial_program.py",
         "evaluator": "evaluator.py",
+        "interface": "path",  # OpenEvolve evaluators import the program themselves
         "objective": "combined_score",
         "system_message": prompt.get("system_message"),
         "limits": limits,

@@ -23,14 +23,15 @@ def value():
 """
 
 TOY_EVALUATOR = """\
-import importlib.util
+def evaluate(candidate):
+    value = candidate.call("value")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return {"error": f"value() returned {type(value).__name__}, not a number"}
+    return {"score": float(value)}
 
 
-def evaluate(path):
-    spec = importlib.util.spec_from_file_location("candidate", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return {"score": float(module.value())}
+def probes():
+    return [("value", ())]
 """
 
 

@@ -118,3 +118,41 @@ def test_seed_that_fails_its_evaluation_is_a_clear_error(tmp_path, storage):
 
     with pytest.raises(SeedError, match="ZeroDivisionError"):
         run_with(task, storage, [block("    return 2")], iterations=1)
+
+
+def test_openai_compatible_server_faults_are_retried_and_the_run_completes(toy_task, storage):
+    """Real HTTP: 429, 5xx, a garbage body, a dropped connection and a too-slow answer are retried (or recorded
+    as failed calls) and every iteration still ends as a stored child."""
+    from tests.support.chat_server import ChatServer
+
+    faults = ["429", None, "500", "garbage", None, "drop", "slow", None, "503", "no_choices", None]
+    with ChatServer(replies=lambda body, i: block(f"    return {i + 2}"), faults=faults, slow_s=3.0) as srv:
+        model = {"provider": "openai", "name": "stub", "base_url": srv.openai_base_url, "timeout_s": 1.0,
+                 "max_retries": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.05}
+        prepared = new_run(toy_task, storage, {"models": [model], "iterations": 4, "islands": 1,
+                                               "llm_concurrency": 1, "eval_concurrency": 1})
+        reason = asyncio.run(prepared.controller.run())
+        sent = len(srv.chat_requests)
+    assert reason == "iterations"
+    kids = children(prepared)
+    assert len(kids) == 4 and all(k.status == "ok" for k in kids)
+    assert sent == len(faults)  # every fault cost one more request, none was fatal
+    failed = prepared.controller.stats.llm_failures
+    stored_calls = sum(len(prepared.store.llm_calls_for(k.id)) for k in kids)
+    assert stored_calls == 4 and failed == 0  # retries happen inside one call, within max_retries
+
+
+def test_functional_twins_reuse_the_score_without_a_full_evaluation(toy_task, storage):
+    """Different code, same answers on the task's probes: the second child reuses the first one's score."""
+    replies = [block("    return 2"), block("    x = 1\n    return x + 1"), block("    return 3")]
+    prepared, _, _ = run_with(toy_task, storage, replies, iterations=3, islands=1)
+    first, twin, other = children(prepared)
+    assert first.status == "ok" and first.behaviour_hash and first.duplicate_of is None
+    assert twin.status == "ok" and twin.score == 2.0 and twin.duplicate_of == first.id
+    assert twin.behaviour_hash == first.behaviour_hash and "behaves like candidate" in twin.reason
+    assert other.behaviour_hash != first.behaviour_hash and other.score == 3.0
+    assert prepared.controller.stats.twins == 1
+    resumed = resume_run(prepared.run_id, storage, {"iterations": 3},
+                         ensemble=LLMEnsemble([(ScriptedProvider([block("    return 9")]), 1.0)]))
+    resumed.controller._restore()
+    assert resumed.controller.stats.twins == 1 and first.behaviour_hash in resumed.controller.behaviours

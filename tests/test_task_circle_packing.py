@@ -6,7 +6,6 @@ The evaluators are called in-process here; in a run they execute inside the sand
 from __future__ import annotations
 
 import importlib.util
-import builtins
 import math
 import re
 import statistics
@@ -18,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+
+from evaluators.candidate_channel import InProcessCandidate
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = ROOT / "tasks" / "circle_packing"
@@ -32,14 +33,23 @@ def _load(path: Path, name: str):
     return module
 
 
+class _InProcess:
+    """The task's evaluator with `evaluate(path)` calling the program in-process through the channel's codec
+    (InProcessCandidate): the evaluator's logic, without the sandbox (tested separately below)."""
+
+    def __init__(self, module) -> None:
+        self.module = module
+
+    def __getattr__(self, name):
+        return getattr(self.module, name)
+
+    def evaluate(self, path) -> dict:
+        return self.module.evaluate(InProcessCandidate(Path(path).read_text()))
+
+
 @pytest.fixture(scope="module")
 def ev():
-    # Registered in sys.modules, as a harness importing it would be, so a candidate can go looking for it.
-    name = "circle_packing_evaluate_under_test"
-    module = _load(TASK / "evaluate.py", name)
-    sys.modules[name] = module
-    yield module
-    sys.modules.pop(name, None)
+    return _InProcess(_load(TASK / "evaluate.py", "circle_packing_evaluate_under_test"))
 
 
 def _grid_packing():
@@ -102,7 +112,7 @@ def test_task_yaml_schema():
     assert spec["direction"] == "maximize"
     assert spec["best_known"] == pytest.approx(2.635983)
     assert spec["limits"] == {"wall_s": 60, "memory_mb": 2048}
-    assert spec["cascade_thresholds"] == [0.5]
+    assert spec["interface"] == "call" and "cascade_thresholds" not in spec
     assert [f["name"] for f in spec["features"]] == ["code_length", "edit_distance"]
     assert spec["run"]["iterations"] == 100
     assert (TASK / spec["seed"]).is_file() and (TASK / spec["evaluator"]).is_file()
@@ -126,13 +136,6 @@ def test_seed_scores_the_readme_value(ev):
     assert f"{metrics['sum_radii']:.6f}" == "2.541421"
     assert "2.541421" in (TASK / "README.md").read_text()
     assert ev.BEST_KNOWN == yaml.safe_load((TASK / "task.yaml").read_text())["best_known"]
-
-
-def test_seed_stage1_passes_the_cascade_threshold(ev):
-    stage1 = ev.evaluate_stage1(str(TASK / "initial_program.py"))
-    assert stage1["validity"] == 1.0
-    assert stage1["sum_radii"] == pytest.approx(SEED_SUM)
-    assert stage1["sum_radii"] >= yaml.safe_load((TASK / "task.yaml").read_text())["cascade_thresholds"][0]
 
 
 def test_hand_made_packing_is_valid(ev, tmp_path):
@@ -196,8 +199,6 @@ def test_invalid_packing_scores_zero(ev, tmp_path, case):
     centers, radii, pattern = _invalid_cases()[case]
     path = _returning(tmp_path, centers, radii, claimed=100.0)
     _assert_invalid(ev.evaluate(path), pattern)
-    stage1 = ev.evaluate_stage1(path)
-    assert stage1["validity"] == 0.0 and stage1["sum_radii"] == 0.0 and re.search(pattern, stage1["error"])
 
 
 def test_huge_claimed_sum_with_invalid_packing_scores_zero(ev, tmp_path):
@@ -213,7 +214,7 @@ def test_huge_claimed_sum_with_invalid_packing_scores_zero(ev, tmp_path):
         ("def run_packing():\n    raise RuntimeError('boom')\n", r"RuntimeError: boom"),
         ("raise ValueError('at import')\n", r"ValueError: at import"),
         ("import sys\ndef run_packing():\n    sys.exit(3)\n", r"SystemExit"),
-        ("def construct_packing():\n    pass\n", r"no run_packing"),
+        ("def construct_packing():\n    pass\n", r"no function run_packing"),
         ("def run_packing(:\n", r"SyntaxError"),
         ("def run_packing():\n    return None\n", r"must return \(centers, radii, sum_radii\); got NoneType"),
         ("def run_packing():\n    return 2.7\n", r"got float"),
@@ -227,51 +228,6 @@ def test_broken_program_scores_zero_with_reason(ev, tmp_path, body, pattern):
     path = tmp_path / "candidate.py"
     path.write_text(body)
     _assert_invalid(ev.evaluate(path), pattern)
-    assert ev.evaluate_stage1(path)["validity"] == 0.0
-
-
-def test_candidate_tampering_with_numpy_or_the_evaluator_does_not_help(ev, tmp_path):
-    """A candidate that patches numpy and the evaluator (found through sys.modules) still gets the truth."""
-    path = _program(
-        tmp_path,
-        """
-        import sys, builtins
-        def run_packing():
-            np.hypot = lambda a, b: np.full(np.shape(a), 10.0)      # every pair "far apart"
-            np.isfinite = lambda a: np.ones(np.shape(a), dtype=bool)
-            for mod in list(sys.modules.values()):
-                if hasattr(mod, "check_packing"):
-                    mod.check_packing = lambda c, r: (1e6, None)
-                    mod.TOL = 1e9
-            builtins.float = lambda *a: 1e6
-            return np.full((26, 2), 0.5), np.full(26, 0.5), 13.0
-        """,
-    )
-    hypot, isfinite, real_float = np.hypot, np.isfinite, float
-    try:
-        _assert_invalid(ev.evaluate(path), r"overlaps")
-        assert ev.TOL == 1e-9 and float("2") == 2.0
-    finally:
-        np.hypot, np.isfinite = hypot, isfinite
-        restored = builtins.float is real_float
-        builtins.float = real_float
-    assert restored
-
-
-@pytest.mark.parametrize("case", ["seed", "grid", "overlap", "25_circles", "nan_radius", "negative_radius"])
-def test_stage1_agrees_with_evaluate(ev, tmp_path, case):
-    if case == "seed":
-        path = TASK / "initial_program.py"
-    elif case == "grid":
-        path = _returning(tmp_path, *_grid_packing())
-    else:
-        centers, radii, _ = _invalid_cases()[case]
-        path = _returning(tmp_path, centers, radii)
-    full, stage1 = ev.evaluate(path), ev.evaluate_stage1(path)
-    assert stage1["validity"] == full["validity"]
-    assert stage1["sum_radii"] == full["sum_radii"]
-    assert stage1["combined_score"] == full["combined_score"]
-    assert ("error" in stage1) == ("error" in full)
 
 
 def test_evaluator_is_fast(ev):

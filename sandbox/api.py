@@ -1,0 +1,59 @@
+"""The types that cross the sandbox boundary: what a run may use, what it did, and what a backend offers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one run; each maps to one kernel mechanism (see ``sandbox.rlimits``)."""
+
+    wall_s: float = 60.0  # wall clock; the whole process tree is killed after it
+    cpu_s: float = 60.0  # RLIMIT_CPU
+    memory_mb: int = 2048  # RLIMIT_AS (address space per process) and the size of the private /tmp
+    max_processes: int = 64  # RLIMIT_NPROC (only meaningful for a non-root uid)
+    file_size_mb: int = 64  # RLIMIT_FSIZE
+    open_files: int = 256  # RLIMIT_NOFILE
+    output_bytes: int = 1 << 20  # stdout/stderr kept per stream (the rest is dropped, noted)
+
+
+@dataclass
+class Outcome:
+    """What one run did; ``result`` holds what the child wrote to the fd named by ``EVOLVE_RESULT_FD``."""
+
+    returncode: int | None  # None when killed for timeout; -N when killed by signal N
+    stdout: str
+    stderr: str
+    wall_s: float
+    cpu_s: float
+    peak_mem_mb: float
+    timed_out: bool
+    violation: str | None  # e.g. "timeout", "memory limit (RLIMIT_AS)", "killed by signal SIGSYS"
+    result: bytes | None
+
+
+@runtime_checkable
+class Sandbox(Protocol):
+    """An isolation backend. ``run`` must be safe to call from several threads at once."""
+
+    name: str
+
+    def run(
+        self,
+        argv: list[str],
+        workdir: Path,
+        limits: Limits,
+        *,
+        readonly_paths: Sequence[Path] = (),
+        env: Mapping[str, str] | None = None,
+        pass_fds: Sequence[int] = (),
+    ) -> Outcome:
+        """Run argv in workdir under limits. ``pass_fds`` stay open in the child under the same numbers (the
+        evaluator/candidate channel); the caller keeps and closes its own copies."""
+        ...
+
+    def describe(self) -> dict[str, object]: ...

@@ -1,0 +1,24 @@
+"""The child's environment, built from nothing: the engine's own variables (API keys) are never inherited."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+RESULT_FD_VAR = "EVOLVE_RESULT_FD"
+_SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def minimal_env(workdir: Path, result_fd: int, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """PATH (this interpreter's bin first), HOME=workdir, UTF-8, reproducible hashing, plus ``extra``."""
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:{_SYSTEM_PATH}",
+        "HOME": str(workdir),
+        "LANG": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+    }
+    env.update(extra or {})
+    env[RESULT_FD_VAR] = str(result_fd)  # owned by the sandbox: a caller cannot point it elsewhere
+    return env

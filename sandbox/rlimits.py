@@ -1,0 +1,41 @@
+"""The rlimits a candidate runs under, computed in the engine and applied in the child just before exec."""
+
+from __future__ import annotations
+
+import math
+import resource
+
+from .api import Limits
+
+RLimit = tuple[int, int, int]  # (resource, soft, hard)
+_MB = 1 << 20
+NAMES = ("CPU", "AS", "NPROC", "FSIZE", "NOFILE", "CORE")  # what describe() reports as enforced
+
+
+def table(limits: Limits) -> list[RLimit]:
+    """Soft and hard values per resource; CPU gets a 1 s gap so SIGXCPU arrives before the hard SIGKILL.
+
+    Hard values are clamped to the engine's own hard limits, which an unprivileged engine could not raise.
+    """
+    cpu = max(1, math.ceil(limits.cpu_s))
+    wanted = [
+        (resource.RLIMIT_CPU, cpu, cpu + 1),
+        (resource.RLIMIT_AS, limits.memory_mb * _MB, limits.memory_mb * _MB),
+        (resource.RLIMIT_NPROC, limits.max_processes, limits.max_processes),
+        (resource.RLIMIT_FSIZE, limits.file_size_mb * _MB, limits.file_size_mb * _MB),
+        (resource.RLIMIT_NOFILE, limits.open_files, limits.open_files),
+        (resource.RLIMIT_CORE, 0, 0),
+    ]
+    clamped = []
+    for res, soft, hard in wanted:
+        ceiling = resource.getrlimit(res)[1]
+        if ceiling != resource.RLIM_INFINITY:
+            hard = min(hard, ceiling)
+        clamped.append((res, min(soft, hard), hard))
+    return clamped
+
+
+def apply(rlimits: list[RLimit]) -> None:
+    """Set every limit; runs in the forked child, so it only calls into already-loaded C code."""
+    for res, soft, hard in rlimits:
+        resource.setrlimit(res, (soft, hard))

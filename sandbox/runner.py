@@ -1,0 +1,150 @@
+"""Runs one child under a backend's plan: spawn, drain output, enforce the wall clock, reap, measure.
+
+Backends differ only in how the forked child becomes the candidate and how the tree is killed (``ChildPlan``);
+everything else, including the output caps and the result channel, is shared here.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import resource
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from . import violation
+from .api import Limits, Outcome
+from .capture import BoundedSink, drain
+from .env import minimal_env
+
+RESULT_CAP = 16 << 20  # bytes kept from the result channel
+_KILL_GRACE_S = 5.0  # after the plan's kill, how long before the process group is SIGKILLed as a second line
+_DRAIN_GRACE_S = (
+    2.0  # how long to wait for pipe EOF once the child is reaped (a leaked holder must not hang us)
+)
+
+
+@dataclass(frozen=True)
+class Exit:
+    """The candidate's own exit, as distinct from any helper process between it and the engine."""
+
+    returncode: int
+    cpu_s: float
+    peak_mem_mb: float
+
+
+class ChildPlan(Protocol):
+    def preexec(self) -> None:
+        """Runs in the forked child before exec: isolate, limit, drop privileges."""
+
+    def started(self, popen: subprocess.Popen[bytes]) -> None:
+        """Runs in the engine right after the spawn succeeded."""
+
+    def kill(self) -> None:
+        """Kills the whole candidate tree (at the wall deadline)."""
+
+    def exit(self, wait_status: int, rusage: resource.struct_rusage) -> Exit:
+        """The candidate's exit and measurements, given the reaped direct child's."""
+
+    def close(self) -> None:
+        """Releases the plan's engine-side resources."""
+
+
+def rusage_exit(wait_status: int, rusage: resource.struct_rusage) -> Exit:
+    """An Exit straight from ``os.wait4`` (ru_maxrss is in KiB on Linux)."""
+    return Exit(
+        os.waitstatus_to_exitcode(wait_status), rusage.ru_utime + rusage.ru_stime, rusage.ru_maxrss / 1024
+    )
+
+
+def execute(
+    argv: list[str],
+    workdir: Path,
+    limits: Limits,
+    env: Mapping[str, str] | None,
+    plan: ChildPlan,
+    pass_fds: Sequence[int] = (),
+) -> Outcome:
+    """Run ``argv`` in ``workdir`` under ``plan`` and ``limits``; thread-safe (all state is local)."""
+    (out_r, out_w), (err_r, err_w), (res_r, res_w) = os.pipe(), os.pipe(), os.pipe()
+    start = time.monotonic()
+    try:
+        popen = subprocess.Popen(
+            argv,
+            cwd=workdir,
+            env=minimal_env(workdir, res_w, env),
+            stdin=subprocess.DEVNULL,
+            stdout=out_w,
+            stderr=err_w,
+            pass_fds=(res_w, *pass_fds),
+            start_new_session=True,
+            preexec_fn=plan.preexec,
+        )
+    except BaseException:
+        for fd in (out_r, err_r, res_r):
+            os.close(fd)
+        raise
+    finally:
+        for fd in (out_w, err_w, res_w):
+            os.close(fd)
+    stdout, stderr = (
+        BoundedSink(limits.output_bytes // 2, limits.output_bytes - limits.output_bytes // 2)
+        for _ in range(2)
+    )
+    result = BoundedSink(RESULT_CAP, 0)
+    drains = [drain(out_r, stdout), drain(err_r, stderr), drain(res_r, result)]
+    plan.started(popen)
+    timed_out, wait_status, rusage = _wait(popen, limits.wall_s, plan)
+    wall_s = time.monotonic() - start
+    drain_deadline = time.monotonic() + _DRAIN_GRACE_S
+    for thread in drains:
+        thread.join(max(0.0, drain_deadline - time.monotonic()))
+    exit_ = plan.exit(wait_status, rusage)
+    stderr_text = stderr.text()
+    found = violation.classify(
+        exit_.returncode, timed_out, stderr_text, exit_.cpu_s, exit_.peak_mem_mb, limits
+    )
+    if result.dropped and not found:
+        found = f"result larger than {RESULT_CAP} bytes (truncated)"
+    return Outcome(
+        returncode=None if timed_out else exit_.returncode,
+        stdout=stdout.text(),
+        stderr=stderr_text,
+        wall_s=wall_s,
+        cpu_s=exit_.cpu_s,
+        peak_mem_mb=exit_.peak_mem_mb,
+        timed_out=timed_out,
+        violation=found,
+        result=result.head() or None,
+    )
+
+
+def _wait(
+    popen: subprocess.Popen[bytes], wall_s: float, plan: ChildPlan
+) -> tuple[bool, int, resource.struct_rusage]:
+    """Wait for the direct child until the deadline (pidfd: no polling), killing the tree if it passes."""
+    pidfd = os.pidfd_open(popen.pid)
+    try:
+        timed_out = not _readable(pidfd, wall_s)
+        if timed_out:
+            plan.kill()
+            if not _readable(pidfd, _KILL_GRACE_S):
+                os.killpg(popen.pid, signal.SIGKILL)
+        _, wait_status, rusage = os.wait4(popen.pid, 0)
+    finally:
+        os.close(pidfd)
+    # Reaped here, so tell Popen: otherwise its finalizer could later waitpid() a recycled pid of another run.
+    popen.returncode = os.waitstatus_to_exitcode(wait_status)
+    return timed_out, wait_status, rusage
+
+
+def _readable(fd: int, timeout_s: float) -> bool:
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(math.ceil(max(0.0, timeout_s) * 1000)))
