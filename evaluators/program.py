@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from evaluators import candidate_channel as channel
 from evaluators.result import EvalResult
@@ -58,6 +59,19 @@ class ProgramEvaluator:
         self._probes: list | None = None
         self._probes_lock = threading.Lock()
         self._probes_loaded = False
+
+    @classmethod
+    def for_task(cls, task: Any, sandbox: Sandbox, limits: Limits | None = None) -> ProgramEvaluator:
+        """The evaluator of a loaded task (evolve.task.Task), with the task's own limits unless given."""
+        spec = task.spec
+        if limits is None:
+            lim = spec.limits
+            limits = Limits(wall_s=lim.wall_s, cpu_s=lim.cpu_s or lim.wall_s, memory_mb=lim.memory_mb,
+                            max_processes=lim.max_processes, file_size_mb=lim.file_size_mb,
+                            open_files=lim.open_files)
+        return cls(evaluator_path=task.evaluator_path, program_name=task.seed_path.name, objective=spec.objective,
+                   thresholds=spec.cascade_thresholds, sandbox=sandbox, limits=limits, task_root=task.root,
+                   interface=spec.interface, candidate_files=task.candidate_files)
 
     def evaluate(self, source: str, twin_of: TwinLookup | None = None) -> EvalResult:
         """Blocking; the controller calls it from worker threads, several at once."""

@@ -1,0 +1,5 @@
+# expect: timeout
+# reason: wall-time limit
+def run():
+    while True:
+        pass

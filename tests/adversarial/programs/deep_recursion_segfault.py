@@ -1,0 +1,12 @@
+# expect: crashed sandbox-violation timeout
+# reason: SIGSEGV|signal|ended|RecursionError|MemoryError|wall-time limit
+import sys
+
+
+def run():
+    sys.setrecursionlimit(10**7)
+
+    def down(n):
+        return down(n + 1) + 1
+
+    return down(0)

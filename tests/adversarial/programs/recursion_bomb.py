@@ -1,0 +1,4 @@
+# expect: crashed
+# reason: RecursionError
+def run():
+    return run()

@@ -1,0 +1,8 @@
+# expect: crashed
+# reason: PermissionError|Operation not permitted
+import os
+
+
+def run():
+    os.setuid(0)
+    return 0

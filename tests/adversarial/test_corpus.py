@@ -1,0 +1,221 @@
+"""The adversarial corpus: every program in programs/ is a hostile candidate with the outcome it must get.
+
+Each program's header says `# expect: STATUS [STATUS...]` (any of them is right), optionally `# reason: REGEX`
+(searched in the stored reason) and `# score: N` (default 0: no hostile candidate may earn the task's point).
+Placeholders {OUTSIDE}, {TASK}, {ENGINE_PID} and {PORT} are filled in with real targets. For every program the
+test also checks that no file outside its folder changed, that no process of it is left alive, that the planted
+API key appears nowhere, and that nothing reached a listener on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from evaluators.program import ProgramEvaluator
+from evolve.task import load_task
+from sandbox import Limits, get_sandbox
+from sandbox.identity import SLOT_BASE_UID
+
+HERE = Path(__file__).parent
+PROGRAMS = sorted((HERE / "programs").glob("*.py"))
+PLANTED_KEY = "sk-planted-adversarial-0123456789"
+
+pytestmark = pytest.mark.slow
+
+
+def expectations(path: Path) -> tuple[set[str], str | None, float]:
+    header = dict(re.findall(r"^# (expect|reason|score): (.+)$", path.read_text(), re.M))
+    return set(header["expect"].split()), header.get("reason"), float(header.get("score", 0))
+
+
+class Listener:
+    """A TCP listener on the host's 127.0.0.1 that counts who reached it."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "canary.txt").write_text("untouched")
+    (outside / "secret.txt").write_text("the engine's secret")
+    os.chmod(outside / "secret.txt", 0o600)
+    task_dir = tmp_path_factory.mktemp("task") / "adversarial"
+    shutil.copytree(HERE / "task", task_dir)
+    task = load_task(task_dir)
+    lim = task.spec.limits
+    evaluator = ProgramEvaluator(
+        evaluator_path=task.evaluator_path,
+        program_name=task.seed_path.name,
+        objective=task.spec.objective,
+        thresholds=[],
+        sandbox=get_sandbox("process"),
+        task_root=task.root,
+        limits=Limits(
+            wall_s=lim.wall_s,
+            cpu_s=lim.wall_s,
+            memory_mb=lim.memory_mb,
+            max_processes=lim.max_processes,
+            file_size_mb=lim.file_size_mb,
+            open_files=lim.open_files,
+        ),
+    )
+    old_key = os.environ.get("OPENAI_API_KEY")
+    os.environ["OPENAI_API_KEY"] = PLANTED_KEY
+    listener = Listener()
+    yield {
+        "outside": outside,
+        "task": task_dir,
+        "evaluator": evaluator,
+        "listener": listener,
+        "rss_before": psutil.Process().memory_info().rss,
+    }
+    listener.sock.close()
+    if old_key is None:
+        os.environ.pop("OPENAI_API_KEY", None)
+    else:
+        os.environ["OPENAI_API_KEY"] = old_key
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def render(path: Path, world: dict) -> str:
+    source = path.read_text()
+    for key, value in (
+        ("{OUTSIDE}", world["outside"]),
+        ("{TASK}", world["task"]),
+        ("{ENGINE_PID}", os.getpid()),
+        ("{PORT}", world["listener"].port),
+    ):
+        source = source.replace(key, str(value))
+    return source
+
+
+def sandbox_processes() -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["uids"]):
+        uids = proc.info["uids"]
+        if uids is not None and uids.real >= SLOT_BASE_UID:
+            found.append(proc)
+    return found
+
+
+def test_corpus_is_big_enough():
+    assert len(PROGRAMS) >= 25
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=lambda p: p.stem)
+def test_hostile_candidate_gets_its_outcome_and_harms_nothing(program, world):
+    expect, reason_pattern, score = expectations(program)
+    before_outside, before_task = snapshot(world["outside"]), snapshot(world["task"])
+    connections = world["listener"].connections
+
+    result = world["evaluator"].evaluate(render(program, world))
+
+    assert result.status in expect, f"{result.status}: {result.reason}"
+    if reason_pattern:
+        assert result.reason and re.search(reason_pattern, result.reason), result.reason
+    if result.status == "ok":
+        assert result.metrics["score"] == score
+    else:
+        assert result.reason, "a failed candidate must say why"
+    stored = json.dumps([result.reason, result.artifacts])
+    assert PLANTED_KEY not in stored
+    assert len(stored) < 64_000  # artifacts are bounded, whatever the candidate printed
+    assert snapshot(world["outside"]) == before_outside
+    assert snapshot(world["task"]) == before_task
+    assert not Path("/etc/evolve-pwned").exists() and not Path("/usr/evolve-pwned").exists()
+    assert not (world["outside"] / "pickled").exists()
+    assert world["listener"].connections == connections
+    deadline = time.monotonic() + 3
+    while (left := sandbox_processes()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, f"processes left alive: {[p.pid for p in left]}"
+
+
+def test_engine_memory_stayed_bounded(world):
+    """After a gigabyte of output, memory bombs and thousands of threads, the engine grew by little."""
+    grown_mb = (psutil.Process().memory_info().rss - world["rss_before"]) / 2**20
+    assert grown_mb < 200, grown_mb
+
+
+def test_engine_environment_never_reaches_the_candidate(tmp_path):
+    """An engine *started* with an API key (so it is in its initial environ block, which forked helpers share)
+    evaluates candidates that look for it in os.environ and /proc/*/environ."""
+    task_dir = tmp_path / "adversarial"
+    shutil.copytree(HERE / "task", task_dir)
+    hunt = textwrap.dedent("""
+        import os
+        def run():
+            found = []
+            for pid in os.listdir("/proc"):
+                if pid.isdigit():
+                    try:
+                        with open(f"/proc/{pid}/environ", "rb") as f:
+                            found.append(f.read().decode(errors="replace"))
+                    except OSError as exc:
+                        found.append(type(exc).__name__)
+            found.append(repr(dict(os.environ)))
+            print(found)
+            raise RuntimeError(repr(found))
+    """)
+    script = textwrap.dedent(f"""
+        import json, sys
+        from evaluators.program import ProgramEvaluator
+        from evolve.task import load_task
+        from sandbox import Limits, get_sandbox
+        task = load_task({str(task_dir)!r})
+        ev = ProgramEvaluator(evaluator_path=task.evaluator_path, program_name=task.seed_path.name,
+                              objective="score", thresholds=[], sandbox=get_sandbox("process"),
+                              task_root=task.root, limits=Limits(wall_s=5, memory_mb=512))
+        r = ev.evaluate(sys.stdin.read())
+        print(json.dumps({{"status": r.status, "reason": r.reason, "artifacts": r.artifacts}}))
+    """)
+    env = {**os.environ, "OPENAI_API_KEY": PLANTED_KEY, "ANTHROPIC_API_KEY": PLANTED_KEY}
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        input=hunt,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=Path(__file__).parents[2],
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["status"] == "crashed" and "RuntimeError" in report["reason"]
+    assert "PATH" in report["artifacts"]["stdout"]  # it did read its own environment
+    assert PLANTED_KEY not in proc.stdout
