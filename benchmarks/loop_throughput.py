@@ -33,7 +33,8 @@ TASK = {
     "task.yaml": "name: trivial\nseed: program.py\nevaluator: evaluate.py\nobjective: score\n"
                  "features: [{name: code_length, bins: 10}]\nlimits: {wall_s: 10}\n",
     "program.py": "# EVOLVE-BLOCK-START\ndef value():\n    return 0\n# EVOLVE-BLOCK-END\n",
-    "evaluate.py": "def evaluate(path):\n    return {'score': float(len(open(path).read()))}\n",
+    # the candidate runs in its own sandbox and answers one call (the default `call` interface)
+    "evaluate.py": "def evaluate(candidate):\n    return {'score': float(candidate.call('value'))}\n",
 }
 
 

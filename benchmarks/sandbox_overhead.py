@@ -1,7 +1,8 @@
 """What isolation costs: a bare `python -c pass` against the same run in the process sandbox.
 
-Usage: python benchmarks/sandbox_overhead.py [-n 50]
-Prints median wall times, their ratio, and evaluations per second (sandboxed and bare) at concurrency 1 and 2.
+Usage: python benchmarks/sandbox_overhead.py [-n 50] [--docker-n 10]
+Prints median wall times, their ratio, and evaluations per second (sandboxed and bare) at concurrency 1 and 2,
+then the same median for the docker backend (a container per run) when a Docker engine is reachable.
 """
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ def bare(_: Path | None = None) -> float:
     return time.perf_counter() - start
 
 
-def sandboxed(workdir: Path) -> float:
+def sandboxed(workdir: Path, backend: str = "process") -> float:
     start = time.perf_counter()
-    outcome = get_sandbox("process").run(ARGV, workdir, LIMITS)
+    outcome = get_sandbox(backend).run(ARGV, workdir, LIMITS)
     assert outcome.returncode == 0, outcome.stderr
     return time.perf_counter() - start
 
@@ -45,10 +46,28 @@ def throughput(run: Callable[[Path], float], root: Path, n: int, workers: int) -
     return n / (time.perf_counter() - start)
 
 
+def docker_row(root: Path, n: int) -> None:
+    """Median of ``n`` docker runs against bare runs interleaved with them, or why there is no engine."""
+    try:
+        image = get_sandbox("docker").describe()["image"]  # builds the image and probes, outside the timings
+    except RuntimeError as exc:
+        print(f"docker: skipped ({exc})")
+        return
+    bare_times, docker_times = [], []
+    for _ in range(n):
+        bare_times.append(bare())
+        docker_times.append(sandboxed(Path(tempfile.mkdtemp(dir=root)), "docker"))
+    bare_ms, docker_ms = statistics.median(bare_times) * 1e3, statistics.median(docker_times) * 1e3
+    print(f"docker python -c pass:    median {docker_ms:7.2f} ms  (n={n}, image {image})")
+    print(f"docker overhead: {docker_ms - bare_ms:+.2f} ms, ratio {docker_ms / bare_ms:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=50, help="runs per measurement (default 50)")
-    n = parser.parse_args().n
+    parser.add_argument("--docker-n", type=int, default=10, help="docker runs (default 10; 0 skips them)")
+    args = parser.parse_args()
+    n = args.n
     print(f"sandbox: {get_sandbox('process').describe()['mode']}")  # probes once, outside the timings
     with tempfile.TemporaryDirectory(prefix="evolve-bench-") as tmp:
         root = Path(tmp)
@@ -63,6 +82,8 @@ def main() -> None:
         for workers in (1, 2):
             boxed, plain = throughput(sandboxed, root, n, workers), throughput(bare, root, n, workers)
             print(f"evaluations/s at concurrency {workers}: sandboxed {boxed:6.1f}, bare {plain:6.1f}")
+        if args.docker_n:
+            docker_row(root, args.docker_n)
 
 
 if __name__ == "__main__":

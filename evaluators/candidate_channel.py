@@ -18,7 +18,7 @@ Contract for a task's evaluate.py (the `call` interface, the default for task.ya
         return [("priority", (3.0, [1.0, 2.0])), ...]
 
 Values that cross: None, bool, int, float (NaN/inf too), str, list, tuple, dict with str keys, numpy arrays of
-bool/int/float dtype. Anything else, an exception in the candidate, a crash or a timeout raises
+bool/int/float dtype (numpy is imported only by a process that uses it). Anything else, an exception in the candidate, a crash or a timeout raises
 `CandidateError` in the evaluator (its `kind` says which); evaluators normally let it propagate.
 
 Wire format: length-prefixed JSON frames (never pickle: decoding must not run code). Standard library only,
@@ -39,10 +39,11 @@ import traceback
 import types
 from typing import Any
 
-try:  # numpy is optional on both sides
-    import numpy as _np
-except ImportError:  # pragma: no cover - exercised only where numpy is absent
-    _np = None
+
+def _numpy():
+    """numpy if this process uses it: a value can only be an ndarray if numpy was imported by someone, and a
+    process that never needs it should not pay its ~0.1 s import."""
+    return sys.modules.get("numpy")
 
 MAX_FRAME = 64 << 20  # bytes per message; a bigger reply is an error, not an allocation
 _HEADER = struct.Struct("<I")
@@ -68,13 +69,14 @@ def encode(value: Any, _depth: int = 0) -> Any:
         return value if abs(value) < 1 << 63 else {"__int__": str(value)}
     if isinstance(value, float):
         return value if math.isfinite(value) else {"__float__": repr(value)}
-    if _np is not None:
-        if isinstance(value, _np.ndarray):
+    np = _numpy()
+    if np is not None:
+        if isinstance(value, np.ndarray):
             if value.dtype.kind not in _ARRAY_KINDS:
                 raise TypeError(f"numpy array of dtype {value.dtype} (only bool/int/float arrays cross)")
             flat = [encode(x) for x in value.ravel().tolist()]
             return {"__ndarray__": flat, "dtype": value.dtype.str, "shape": list(value.shape)}
-        if isinstance(value, _np.generic) and value.dtype.kind in _ARRAY_KINDS:
+        if isinstance(value, np.generic) and value.dtype.kind in _ARRAY_KINDS:
             return encode(value.item(), _depth + 1)
     if isinstance(value, (list, tuple)):
         items = [encode(x, _depth + 1) for x in value]
@@ -114,12 +116,14 @@ def _decode_array(tree: dict) -> Any:
     items = [decode(x) for x in flat] if isinstance(flat, list) else None
     if items is None or math.prod(shape) != len(items):
         raise TypeError("array data does not match its shape")
-    if _np is None:
+    try:
+        import numpy as np
+    except ImportError:  # an evaluator without numpy gets nested lists
         return items
-    dt = _np.dtype(dtype)
+    dt = np.dtype(dtype)
     if dt.kind not in _ARRAY_KINDS:
         raise TypeError(f"array dtype {dtype} is not allowed")
-    return _np.array(items, dtype=dt).reshape(shape)
+    return np.array(items, dtype=dt).reshape(shape)
 
 
 # ---- frames -----------------------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Usage: python -I harness.py EVALUATOR_PY PROGRAM_PATH SPEC_JSON
 SPEC_JSON: {"objective": str, "thresholds": [float, ...], "interface": "call" | "path",
-            "fds": [request_fd, reply_fd], "deadline_s": float, "mode": "evaluate" | "probes"}.
+            "fds": [request_fd, reply_fd], "go_fd": fd, "deadline_s": float, "mode": "evaluate" | "probes"}.
 
 With the `call` interface the candidate is not in this process: the evaluator gets a `Candidate` whose calls go
 to the candidate's own sandbox over the two fds (see candidate_channel.py). With `path` (OpenEvolve's contract)
@@ -67,6 +67,8 @@ def _subject(spec, program_path):
     with open(program_path, encoding="utf-8") as f:
         source = f.read()
     request_fd, reply_fd = spec["fds"]
+    if os.read(spec["go_fd"], 1) != b"g":  # the engine found a functional twin, or the worker did not start
+        return None
     return candidate_channel.Candidate(source, request_fd, reply_fd, time.monotonic() + spec["deadline_s"])
 
 
@@ -96,8 +98,10 @@ def main():
         if spec.get("mode") == "probes":
             probes = getattr(module, "probes", None)
             report = {"probes": candidate_channel.encode([list(p) for p in probes()]) if probes else None}
+        elif (subject := _subject(spec, program_path)) is None:
+            report = {"skipped": True}
         else:
-            _cascade(module, spec, _subject(spec, program_path), report)
+            _cascade(module, spec, subject, report)
     except candidate_channel.CandidateError as exc:  # the candidate failed; the evaluator did not
         report.update(error=exc.message, candidate_error=exc.kind, traceback=exc.detail)
     except BaseException as exc:  # noqa: BLE001 - whatever the candidate raises is a reportable failure

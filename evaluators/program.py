@@ -86,7 +86,10 @@ class ProgramEvaluator:
 
     # ---- the call interface ---------------------------------------------------------------------------------
     def _evaluate_split(self, source: str, twin_of: TwinLookup | None) -> EvalResult:
+        """Both sandboxes start at once; the evaluator waits for the engine's go (sent once the worker is up
+        and, with probes, known not to be a functional twin), so start-up costs overlap."""
         probes = self.probes() if twin_of is not None else None
+        behaviour = None
         with _folder("evolve-cand-") as cand_dir, _folder("evolve-eval-") as eval_dir:
             program = cand_dir / self.program_name
             program.write_text(source, encoding="utf-8")
@@ -94,22 +97,29 @@ class ProgramEvaluator:
                 shutil.copyfile(path, cand_dir / path.name)
             (eval_dir / self.program_name).write_text(source, encoding="utf-8")
             worker = _Worker(self.sandbox, program, cand_dir, self._worker_limits())
+            go_r, go_w = os.pipe()
+            spec = {"interface": "call", "fds": [worker.request_w, worker.reply_r], "go_fd": go_r,
+                    "deadline_s": self.limits.wall_s}
+            evaluator = _Background(lambda: self.sandbox.run(
+                self._harness_argv(eval_dir / self.program_name, spec), eval_dir, _extend(self.limits, _GRACE_S),
+                readonly_paths=self.evaluator_paths, pass_fds=(worker.request_w, worker.reply_r, go_r)))
+            twin = None
             try:
-                if not worker.wait_ready(self.limits.wall_s):
-                    return worker.failed(self.limits)
-                behaviour = worker.probe(probes) if probes else None
-                if behaviour is not None and twin_of is not None and (twin := twin_of(behaviour)) is not None:
-                    worker.finish()
-                    return EvalResult("ok", reason=f"behaves exactly like candidate {twin} on the task's probes",
-                                      behaviour_hash=behaviour, twin_of=twin)
-                spec = {"interface": "call", "fds": [worker.request_w, worker.reply_r],
-                        "deadline_s": self.limits.wall_s}
-                outcome = self.sandbox.run(
-                    self._harness_argv(eval_dir / self.program_name, spec), eval_dir,
-                    _extend(self.limits, _GRACE_S), readonly_paths=self.evaluator_paths,
-                    pass_fds=(worker.request_w, worker.reply_r))
+                ready = worker.wait_ready(self.limits.wall_s)
+                if ready and probes:
+                    behaviour = worker.probe(probes)
+                    twin = twin_of(behaviour) if twin_of is not None else None
+                os.write(go_w, b"g" if ready and twin is None else b"s")
             finally:
+                _close(go_w)
+                outcome = evaluator.join()
+                _close(go_r)
                 candidate = worker.finish()
+        if not ready:
+            return worker.failed(self.limits)
+        if twin is not None:
+            return EvalResult("ok", reason=f"behaves exactly like candidate {twin} on the task's probes",
+                              behaviour_hash=behaviour, twin_of=twin)
         result = interpret(outcome, self.objective, self.limits, candidate)
         result.behaviour_hash = behaviour
         return result
@@ -139,6 +149,29 @@ class ProgramEvaluator:
         return _extend(self.limits, 2 * _GRACE_S)  # outlives the evaluator, which decides about timeouts
 
 
+class _Background:
+    """A blocking call run in a thread, joined later (sandbox runs block; two of them overlap)."""
+
+    def __init__(self, fn: Callable[[], Outcome]) -> None:
+        self._result: Outcome | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn,), name="evolve-sandbox", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[[], Outcome]) -> None:
+        try:
+            self._result = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the joining thread
+            self._error = exc
+
+    def join(self) -> Outcome:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+
 class _Worker:
     """The candidate's sandbox, run in a thread; the engine holds the evaluator's ends of its two pipes."""
 
@@ -147,13 +180,9 @@ class _Worker:
         self.reply_r, self.reply_w = os.pipe()
         self.outcome: Outcome | None = None
         argv = [sys.executable, "-I", str(CHANNEL), str(program), str(self.request_r), str(self.reply_w)]
-
-        def run() -> None:
-            self.outcome = sandbox.run(argv, workdir, limits, readonly_paths=[CHANNEL.parent],
-                                       pass_fds=(self.request_r, self.reply_w))
-
-        self._thread = threading.Thread(target=run, name="evolve-candidate", daemon=True)
-        self._thread.start()
+        pass_fds = (self.request_r, self.reply_w)
+        self._run = _Background(lambda: sandbox.run(argv, workdir, limits, readonly_paths=[CHANNEL.parent],
+                                                    pass_fds=pass_fds))
 
     def wait_ready(self, timeout_s: float) -> bool:
         """True once the worker runs (then the engine closes the worker's ends, so EOF means it ended)."""
@@ -190,11 +219,13 @@ class _Worker:
         """Close the evaluator's ends (the worker reads EOF and exits) and wait for the sandbox to return."""
         _close(self.request_w, self.reply_r, self.request_r, self.reply_w)
         self.request_w = self.reply_r = self.request_r = self.reply_w = -1
-        self._thread.join()
+        if self.outcome is None:
+            self.outcome = self._run.join()
         return self.outcome
 
     def failed(self, limits: Limits) -> EvalResult:
-        outcome = self.finish()
+        """Why a worker that never said "ready" failed (call after finish())."""
+        outcome = self.outcome
         if outcome is None:
             return EvalResult("crashed", reason="the candidate's sandbox did not start")
         result = interpret(outcome, "", limits)

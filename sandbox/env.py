@@ -18,6 +18,11 @@ def minimal_env(workdir: Path, result_fd: int, extra: Mapping[str, str] | None =
         "LANG": "C.UTF-8",
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
+        # one BLAS/OpenMP thread: per-thread buffers on a many-core host would eat the address-space limit, and
+        # concurrent evaluations should not oversubscribe the cores
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
     }
     env.update(extra or {})
     env[RESULT_FD_VAR] = str(result_fd)  # owned by the sandbox: a caller cannot point it elsewhere

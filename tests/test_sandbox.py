@@ -78,6 +78,9 @@ print(json.dumps({{'env': dict(os.environ), 'proc_environ': leaked}}))
         "LANG",
         "PYTHONDONTWRITEBYTECODE",
         "PYTHONHASHSEED",
+        "OPENBLAS_NUM_THREADS",
+        "OMP_NUM_THREADS",
+        "MKL_NUM_THREADS",
         "EVOLVE_RESULT_FD",
         "TASK_SEED",
     }

@@ -1,0 +1,57 @@
+"""pid 1 of a docker sandbox container: plugs the bridge sockets in as the candidate's fds, runs it, reports.
+
+File descriptors cannot cross into a container, so the engine listens on one Unix socket per fd the candidate
+expects (stdout, stderr, the result fd, every pass_fd) in a folder mounted into the container. This shim
+connects to each, forks, places the connections at the expected numbers in the child, and execs the candidate.
+As pid 1 it reaps orphans; when it exits the kernel kills whatever is left in the container. It then sends the
+candidate's wait status and rusage on its own ``status`` socket, so the engine gets the exact return code, cpu
+time and peak memory without polling container stats.
+
+Runs as ``python -I -S -c <this source> BRIDGE FD,FD,... ARGV...`` under the container's interpreter: standard
+library only, and nothing of the engine is imported.
+"""
+
+import fcntl
+import os
+import socket
+import struct
+import sys
+
+STATUS = struct.Struct("<idd")  # wait status, cpu seconds, ru_maxrss KiB
+
+
+def _connect(bridge: str, name: str, floor: int) -> int:
+    """A connection to ``bridge/name.sock``, as a close-on-exec fd numbered at least ``floor``."""
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(os.path.join(bridge, f"{name}.sock"))
+    fd = fcntl.fcntl(conn.fileno(), fcntl.F_DUPFD_CLOEXEC, floor)
+    conn.close()
+    return fd
+
+
+def main() -> None:
+    bridge, targets, argv = sys.argv[1], [int(n) for n in sys.argv[2].split(",")], sys.argv[3:]
+    floor = max(targets) + 1  # no connection may sit on a target number before it is placed there
+    status = _connect(bridge, "status", floor)
+    sources = [_connect(bridge, str(fd), floor) for fd in targets]
+    pid = os.fork()
+    if pid == 0:
+        for source, target in zip(sources, targets):
+            os.dup2(source, target)  # inheritable; the sources are close-on-exec
+        try:
+            os.execvp(argv[0], argv)
+        except OSError as exc:
+            os.write(2, f"{argv[0]}: {exc.strerror}\n".encode())
+            os._exit(127)
+    for source in sources:
+        os.close(source)  # only the candidate holds its channels, so the engine sees EOF when it is gone
+    while True:
+        reaped, wait_status, usage = os.wait4(-1, 0)
+        if reaped == pid:
+            break
+    os.write(status, STATUS.pack(wait_status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

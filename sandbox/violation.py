@@ -1,0 +1,64 @@
+"""Names the limit a run hit, from its exit status, measurements and stderr tail.
+
+The rules are deliberately simple (the engine only needs a readable reason to store and feed back):
+- wall deadline passed -> "timeout"
+- SIGXCPU, or SIGKILL with cpu time at the limit (the hard RLIMIT_CPU) -> "cpu time limit"
+- SIGXFSZ, or a non-zero exit with "File too large" (Python ignores SIGXFSZ, gets EFBIG) -> "file size limit"
+- a non-zero exit with an allocation failure message (MemoryError, ENOMEM, bad_alloc, numpy's "Unable to
+  allocate"), any other SIGKILL (the OOM killer), or SIGSEGV with peak memory over half the limit
+  -> "memory limit (RLIMIT_AS)"
+- a non-zero exit with "Resource temporarily unavailable" (fork failing with EAGAIN)
+  -> "process limit (RLIMIT_NPROC)"
+- any other signal -> "killed by signal NAME"
+A candidate can fake a message on purpose; that only mislabels its own failure.
+"""
+
+from __future__ import annotations
+
+import signal
+
+from .api import Limits
+
+MEMORY = "memory limit (RLIMIT_AS)"
+CPU = "cpu time limit"
+FILE_SIZE = "file size limit"
+PROCESSES = "process limit (RLIMIT_NPROC)"
+TIMEOUT = "timeout"
+
+_PATTERNS = (
+    (
+        MEMORY,
+        ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "Unable to allocate", "out of memory"),
+    ),
+    (FILE_SIZE, ("File too large",)),
+    (PROCESSES, ("Resource temporarily unavailable",)),
+)
+_TAIL = 4096
+
+
+def classify(
+    returncode: int | None, timed_out: bool, stderr: str, cpu_s: float, peak_mem_mb: float, limits: Limits
+) -> str | None:
+    """The violated limit as a readable string, or None for a normal exit (success or ordinary failure)."""
+    if timed_out:
+        return TIMEOUT
+    if not returncode:
+        return None
+    if returncode > 0:
+        tail = stderr[-_TAIL:]
+        return next((name for name, needles in _PATTERNS if any(n in tail for n in needles)), None)
+    sig = -returncode
+    if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_s >= limits.cpu_s - 0.05):
+        return CPU
+    if sig == signal.SIGXFSZ:
+        return FILE_SIZE
+    if sig == signal.SIGKILL or (sig == signal.SIGSEGV and peak_mem_mb > limits.memory_mb / 2):
+        return MEMORY
+    return f"killed by signal {_signal_name(sig)}"
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return str(sig)
