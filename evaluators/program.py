@@ -55,6 +55,7 @@ class ProgramEvaluator:
         self.limits = limits
         self.interface = interface
         self.candidate_files = candidate_files or []
+        self.task_root = task_root  # hidden from the candidate: it may hold reference answers
         self.evaluator_paths = [HARNESS.parent, task_root]  # what the evaluator's sandbox may read
         self._probes: list | None = None
         self._probes_lock = threading.Lock()
@@ -96,7 +97,7 @@ class ProgramEvaluator:
             for path in self.candidate_files:
                 shutil.copyfile(path, cand_dir / path.name)
             (eval_dir / self.program_name).write_text(source, encoding="utf-8")
-            worker = _Worker(self.sandbox, program, cand_dir, self._worker_limits())
+            worker = _Worker(self.sandbox, program, cand_dir, self._worker_limits(), hidden=[self.task_root])
             go_r, go_w = os.pipe()
             spec = {"interface": "call", "fds": [worker.request_w, worker.reply_r], "go_fd": go_r,
                     "deadline_s": self.limits.wall_s}
@@ -175,14 +176,15 @@ class _Background:
 class _Worker:
     """The candidate's sandbox, run in a thread; the engine holds the evaluator's ends of its two pipes."""
 
-    def __init__(self, sandbox: Sandbox, program: Path, workdir: Path, limits: Limits) -> None:
+    def __init__(self, sandbox: Sandbox, program: Path, workdir: Path, limits: Limits,
+                 hidden: list[Path]) -> None:
         self.request_r, self.request_w = os.pipe()
         self.reply_r, self.reply_w = os.pipe()
         self.outcome: Outcome | None = None
         argv = [sys.executable, "-I", str(CHANNEL), str(program), str(self.request_r), str(self.reply_w)]
         pass_fds = (self.request_r, self.reply_w)
         self._run = _Background(lambda: sandbox.run(argv, workdir, limits, readonly_paths=[CHANNEL.parent],
-                                                    pass_fds=pass_fds))
+                                                    pass_fds=pass_fds, hidden_paths=hidden))
 
     def wait_ready(self, timeout_s: float) -> bool:
         """True once the worker runs (then the engine closes the worker's ends, so EOF means it ended)."""

@@ -51,9 +51,12 @@ class Sandbox(Protocol):
         readonly_paths: Sequence[Path] = (),
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
+        hidden_paths: Sequence[Path] = (),
     ) -> Outcome:
         """Run argv in workdir under limits. ``pass_fds`` stay open in the child under the same numbers (the
-        evaluator/candidate channel); the caller keeps and closes its own copies."""
+        evaluator/candidate channel); the caller keeps and closes its own copies. ``hidden_paths`` (folders)
+        appear empty to the child although the rest of the host is readable (e.g. a task folder holding
+        reference answers, which a candidate must not read)."""
         ...
 
     def describe(self) -> dict[str, object]: ...

@@ -107,8 +107,10 @@ class DockerSandbox:
         readonly_paths: Sequence[Path] = (),
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
+        hidden_paths: Sequence[Path] = (),
     ) -> Outcome:
         workdir = Path(workdir).resolve(strict=True)
+        hidden = [Path(p).resolve(strict=True) for p in hidden_paths]
         readonly = [Path(p).resolve(strict=True) for p in readonly_paths]
         as_root = os.geteuid() == 0
         slot = identity.uid_slot() if as_root else contextlib.nullcontext(os.getuid())
@@ -118,7 +120,7 @@ class DockerSandbox:
             try:
                 if as_root:
                     os.chown(folder, uid, uid)
-                return self._run(argv, workdir, readonly, limits, env, pass_fds, uid, folder)
+                return self._run(argv, workdir, readonly, limits, env, pass_fds, uid, folder, hidden)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
 
@@ -154,6 +156,7 @@ class DockerSandbox:
         pass_fds: Sequence[int],
         uid: int,
         folder: Path,
+        hidden: Sequence[Path] = (),
     ) -> Outcome:
         result_fd = max([2, *pass_fds]) + 1
         bridge = Bridge(folder, uid if os.geteuid() == 0 else None)
@@ -170,8 +173,9 @@ class DockerSandbox:
                 working_dir=str(workdir),
                 user=f"{uid}:{uid}",
                 mounts=self._mounts(workdir, readonly, folder),
-                tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.memory_mb}m,mode=1777"},
-                **_confinement(limits, self._cpus),
+                tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.memory_mb}m,mode=1777",
+                       **{str(p): "ro,size=1m,mode=755" for p in hidden}},
+                **_confinement(limits, self._cpus, result_fd),
             )
             try:
                 return self._execute(container, channels, limits)
@@ -240,8 +244,9 @@ class DockerSandbox:
         return list(mounts.values())
 
 
-def _confinement(limits: Limits, cpus: float) -> dict[str, object]:
-    """Everything about a container that does not depend on the run's paths."""
+def _confinement(limits: Limits, cpus: float, highest_fd: int = 2) -> dict[str, object]:
+    """Everything about a container that does not depend on the run's paths. The fd limit leaves room for the
+    caller's fd numbers (pass_fds keep their numbers, which may lie above ``open_files``)."""
     cpu = max(1, math.ceil(limits.cpu_s))
     return {
         "name": f"evolve-sandbox-{uuid.uuid4().hex[:12]}",
@@ -259,7 +264,8 @@ def _confinement(limits: Limits, cpus: float) -> dict[str, object]:
         "ulimits": [
             Ulimit(name="cpu", soft=cpu, hard=cpu + 1),
             Ulimit(name="fsize", soft=limits.file_size_mb * _MB, hard=limits.file_size_mb * _MB),
-            Ulimit(name="nofile", soft=limits.open_files, hard=limits.open_files),
+            Ulimit(name="nofile", soft=max(limits.open_files, highest_fd + 16),
+                   hard=max(limits.open_files, highest_fd + 16)),
             Ulimit(name="core", soft=0, hard=0),
         ],
         # only the shim's own errors land here (the candidate's output goes through the bridge): keep it small

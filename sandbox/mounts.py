@@ -82,8 +82,10 @@ def _outermost(paths: Iterable[Path]) -> list[Path]:
     return kept
 
 
-def plan(workdir: Path, readonly: Sequence[Path], tmp_mb: int, hide_untraversable: bool) -> MountPlan:
-    """Plan for resolved absolute paths; ``hide_untraversable`` when the candidate runs as another uid."""
+def plan(workdir: Path, readonly: Sequence[Path], tmp_mb: int, hide_untraversable: bool,
+         hidden: Sequence[Path] = ()) -> MountPlan:
+    """Plan for resolved absolute paths; ``hide_untraversable`` when the candidate runs as another uid;
+    ``hidden`` folders are covered by an empty read-only tmpfs."""
     host = _host_mounts()
     exposed = [(workdir, True)] + [(p, False) for p in _outermost(readonly) if p != workdir]
     masks = [Mask(bytes(p), b"mode=1777,size=%dm" % tmp_mb, True) for p in _SCRATCH if p.is_dir()]
@@ -95,6 +97,10 @@ def plan(workdir: Path, readonly: Sequence[Path], tmp_mb: int, hide_untraversabl
                 if not os.stat(ancestor).st_mode & stat.S_IXOTH:
                     masks.append(Mask(bytes(ancestor), b"mode=755,size=1m", False))
                     break
+    mask_paths = [Path(os.fsdecode(m.path)) for m in masks]
+    for path in _outermost(hidden):  # not inside another mask, which hides it already
+        if path.is_dir() and not _inside(path, mask_paths):
+            masks.append(Mask(bytes(path), b"mode=755,size=1m", False))
     mask_paths = [Path(os.fsdecode(m.path)) for m in masks]
 
     def flags_of(path: Path) -> int:

@@ -81,13 +81,16 @@ def _python_paths() -> list[Path]:
 class _Chain:
     """The per-run plan (``runner.ChildPlan``) for one isolation mode."""
 
-    def __init__(self, iso: Isolation, workdir: Path, readonly: list[Path], uid: int | None, limits: Limits):
+    def __init__(self, iso: Isolation, workdir: Path, readonly: list[Path], uid: int | None, limits: Limits,
+                 hide_untraversable: bool | None = None, hidden: Sequence[Path] = ()):
+        """``hide_untraversable`` defaults to "a uid is dropped to"; the warm zygote stays root but plans the
+        view its unprivileged children will need."""
         self._iso, self._workdir, self._uid = iso, workdir, uid
         self._rlimits = rlimits.table(limits)
+        hide = uid is not None if hide_untraversable is None else hide_untraversable
         self._mounts = (
-            mounts.plan(
-                workdir, [*readonly, *_python_paths()], limits.memory_mb, hide_untraversable=uid is not None
-            )
+            mounts.plan(workdir, [*readonly, *_python_paths()], limits.memory_mb, hide_untraversable=hide,
+                        hidden=hidden)
             if iso.namespaces
             else None
         )
@@ -212,14 +215,16 @@ def run_in_mode(
     readonly_paths: Sequence[Path] = (),
     env: Mapping[str, str] | None = None,
     pass_fds: Sequence[int] = (),
+    hidden_paths: Sequence[Path] = (),
 ) -> Outcome:
     """One run under ``iso``: claim a uid slot if needed, hand the workdir to it, execute."""
     workdir = Path(workdir).resolve(strict=True)
     readonly = [Path(p).resolve(strict=True) for p in readonly_paths]
+    hidden = [Path(p).resolve(strict=True) for p in hidden_paths]
     slot = identity.uid_slot() if iso.drop_uid else contextlib.nullcontext(None)
     with slot as uid:
         identity.prepare_workdir(workdir, uid)
-        chain = _Chain(iso, workdir, readonly, uid, limits)
+        chain = _Chain(iso, workdir, readonly, uid, limits, hidden=hidden)
         try:
             return execute(argv, workdir, limits, env, chain, pass_fds)
         finally:
@@ -244,9 +249,10 @@ class ProcessSandbox:
         readonly_paths: Sequence[Path] = (),
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
+        hidden_paths: Sequence[Path] = (),
     ) -> Outcome:
         iso, _ = self._select()
-        return run_in_mode(iso, argv, workdir, limits, readonly_paths, env, pass_fds)
+        return run_in_mode(iso, argv, workdir, limits, readonly_paths, env, pass_fds, hidden_paths)
 
     def describe(self) -> dict[str, object]:
         iso, seen = self._select()

@@ -12,20 +12,29 @@ _BACKENDS: dict[str, str] = {
     "process": "sandbox.process:ProcessSandbox",
     "none": "sandbox.unsafe:UnsafeSandbox",
     "docker": "sandbox.docker_backend:DockerSandbox",
+    "warm": "sandbox.warm:WarmSandbox",
 }
-_AUTO_ORDER = ("process",)
+# "auto" takes the first that starts here: warm needs root, process works wherever namespaces or rlimits do.
+_AUTO_ORDER = ("warm", "process")
 _instances: dict[str, Sandbox] = {}
 _lock = threading.Lock()
 
 
 def get_sandbox(name: str = "auto") -> Sandbox:
     """Return the (shared, thread-safe) backend called ``name``; "auto" picks the best available isolation."""
-    key = _AUTO_ORDER[0] if name == "auto" else name
-    if key not in _BACKENDS:
+    if name == "auto":
+        failures = []
+        for key in _AUTO_ORDER:
+            try:
+                return get_sandbox(key)
+            except RuntimeError as exc:
+                failures.append(f"{key}: {exc}")
+        raise RuntimeError("no sandbox backend starts here: " + "; ".join(failures))
+    if name not in _BACKENDS:
         known = ", ".join(["auto", *_BACKENDS])
         raise ValueError(f"unknown sandbox backend {name!r}; choose one of: {known}")
     with _lock:
-        if key not in _instances:
-            module, cls = _BACKENDS[key].split(":")
-            _instances[key] = getattr(importlib.import_module(module), cls)()
-        return _instances[key]
+        if name not in _instances:
+            module, cls = _BACKENDS[name].split(":")
+            _instances[name] = getattr(importlib.import_module(module), cls)()
+        return _instances[name]

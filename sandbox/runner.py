@@ -93,36 +93,48 @@ def execute(
     finally:
         for fd in (out_w, err_w, res_w):
             os.close(fd)
-    stdout, stderr = (
-        BoundedSink(limits.output_bytes // 2, limits.output_bytes - limits.output_bytes // 2)
-        for _ in range(2)
-    )
-    result = BoundedSink(RESULT_CAP, 0)
-    drains = [drain(out_r, stdout), drain(err_r, stderr), drain(res_r, result)]
+    sinks = Sinks(limits)
+    drains = sinks.drain(out_r, err_r, res_r)
     plan.started(popen)
     timed_out, wait_status, rusage = _wait(popen, limits.wall_s, plan)
     wall_s = time.monotonic() - start
     drain_deadline = time.monotonic() + _DRAIN_GRACE_S
     for thread in drains:
         thread.join(max(0.0, drain_deadline - time.monotonic()))
-    exit_ = plan.exit(wait_status, rusage)
-    stderr_text = stderr.text()
-    found = violation.classify(
-        exit_.returncode, timed_out, stderr_text, exit_.cpu_s, exit_.peak_mem_mb, limits
-    )
-    if result.dropped and not found:
-        found = f"result larger than {RESULT_CAP} bytes (truncated)"
-    return Outcome(
-        returncode=None if timed_out else exit_.returncode,
-        stdout=stdout.text(),
-        stderr=stderr_text,
-        wall_s=wall_s,
-        cpu_s=exit_.cpu_s,
-        peak_mem_mb=exit_.peak_mem_mb,
-        timed_out=timed_out,
-        violation=found,
-        result=result.head() or None,
-    )
+    return sinks.outcome(plan.exit(wait_status, rusage), timed_out, wall_s, limits)
+
+
+class Sinks:
+    """The bounded captures of one run's stdout, stderr and result channel, and the Outcome they make."""
+
+    def __init__(self, limits: Limits) -> None:
+        half = limits.output_bytes // 2
+        self.stdout = BoundedSink(half, limits.output_bytes - half)
+        self.stderr = BoundedSink(half, limits.output_bytes - half)
+        self.result = BoundedSink(RESULT_CAP, 0)
+
+    def drain(self, out_r: int, err_r: int, res_r: int) -> list:
+        """Start draining the three read ends (each thread closes its fd at EOF)."""
+        return [drain(out_r, self.stdout), drain(err_r, self.stderr), drain(res_r, self.result)]
+
+    def outcome(self, exit_: Exit, timed_out: bool, wall_s: float, limits: Limits) -> Outcome:
+        stderr_text = self.stderr.text()
+        found = violation.classify(
+            exit_.returncode, timed_out, stderr_text, exit_.cpu_s, exit_.peak_mem_mb, limits
+        )
+        if self.result.dropped and not found:
+            found = f"result larger than {RESULT_CAP} bytes (truncated)"
+        return Outcome(
+            returncode=None if timed_out else exit_.returncode,
+            stdout=self.stdout.text(),
+            stderr=stderr_text,
+            wall_s=wall_s,
+            cpu_s=exit_.cpu_s,
+            peak_mem_mb=exit_.peak_mem_mb,
+            timed_out=timed_out,
+            violation=found,
+            result=self.result.head() or None,
+        )
 
 
 def _wait(

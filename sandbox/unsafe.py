@@ -24,8 +24,9 @@ class UnsafeSandbox:
         readonly_paths: Sequence[Path] = (),
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
+        hidden_paths: Sequence[Path] = (),
     ) -> Outcome:
-        return run_in_mode(UNSAFE, argv, workdir, limits, readonly_paths, env, pass_fds)
+        return run_in_mode(UNSAFE, argv, workdir, limits, readonly_paths, env, pass_fds)  # hides nothing
 
     def describe(self) -> dict[str, object]:
         return {

@@ -107,7 +107,9 @@ def test_same_seed_same_run(tmp_path):
     for name in ("a", "b"):
         task = make_toy_task(tmp_path / name)
         prepared, _, _ = run_with(task, f"sqlite:///{tmp_path / name}.db", script, iterations=6, islands=2, seed=3)
-        results.append([(c.parent_id is not None, c.score, c.island) for c in children(prepared)])
+        kids = children(prepared)
+        assert all(c.status == "ok" for c in kids), [(c.status, c.reason) for c in kids]
+        results.append([(c.parent_id is not None, c.score, c.island) for c in kids])
     assert results[0] == results[1]
 
 

@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -61,14 +62,19 @@ class Listener:
             conn.close()
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory):
+@pytest.fixture(scope="module", params=["process", "warm"])
+def world(request, tmp_path_factory):
     outside = tmp_path_factory.mktemp("outside")
     (outside / "canary.txt").write_text("untouched")
     (outside / "secret.txt").write_text("the engine's secret")
     os.chmod(outside / "secret.txt", 0o600)
-    task_dir = tmp_path_factory.mktemp("task") / "adversarial"
+    # Outside /tmp (which the sandbox replaces anyway) and world-readable, like an installed task: only the
+    # sandbox's hiding of the task folder keeps the answer from the candidate.
+    holder = Path(tempfile.mkdtemp(prefix="evolve-adversarial-", dir="/var/tmp"))
+    task_dir = holder / "adversarial"
     shutil.copytree(HERE / "task", task_dir)
+    for path in (holder, task_dir, *task_dir.iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)
     task = load_task(task_dir)
     lim = task.spec.limits
     evaluator = ProgramEvaluator(
@@ -98,6 +104,7 @@ def world(tmp_path_factory):
         "rss_before": psutil.Process().memory_info().rss,
     }
     listener.sock.close()
+    shutil.rmtree(holder, ignore_errors=True)
     if old_key is None:
         os.environ.pop("OPENAI_API_KEY", None)
     else:

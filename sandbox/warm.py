@@ -1,0 +1,217 @@
+"""The ``warm`` backend: the ``process`` backend's isolation without an interpreter start per run.
+
+A zygote (``sandbox/zygote.py``) is started once per view of the filesystem (readonly and hidden paths) inside
+the same namespaces a cold run gets, with numpy and the standard library already imported. Each run is one
+message to it: the zygote forks a job that gets its own mount and PID namespaces, private /tmp and /dev/shm,
+its own uid slot, rlimits and no_new_privs, then runs argv in the warm interpreter. So a run costs a few forks
+instead of an exec and imports, and nothing a job does survives it or reaches the next job: each is a fresh
+fork of a zygote that never runs candidate code.
+
+Needs root (the zygote must be able to give each job its own uid); elsewhere ``auto`` stays on ``process``.
+The job sees a copy of the work folder (its files are copied in before the run; what it writes there is not
+copied back, which no caller needs).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from . import identity, probe, rlimits
+from .api import Limits, Outcome
+from .env import minimal_env
+from .process import Isolation, _Chain
+from .runner import Exit, Sinks, execute
+
+ZYGOTE = Path(__file__).resolve().with_name("zygote.py")
+_ZYGOTE_LIMITS = Limits(wall_s=7 * 86400, cpu_s=365 * 86400, memory_mb=1 << 20, max_processes=1 << 16,
+                        file_size_mb=1 << 20, open_files=4096)
+_MAX_ZYGOTES = 8
+_REPORT_GRACE_S = 10.0  # beyond the job's wall limit, how long to wait for the zygote's report
+_DRAIN_GRACE_S = 2.0
+_SCRATCH = (Path("/tmp"), Path("/dev/shm"))
+_ROOT_NAMESPACES = Isolation(namespaces=True, user_namespace=False, drop_uid=True)
+
+
+class WarmUnavailable(RuntimeError):
+    """This machine cannot run the warm path (it needs root for per-job uids)."""
+
+
+class _Zygote:
+    """One running zygote and the folder its jobs' work folders are copied into."""
+
+    def __init__(self, readonly: list[Path], hidden: list[Path]) -> None:
+        # a job's fresh /tmp and /dev/shm would hide read-only paths under them: the job binds them again
+        self.rebind = [str(p) for p in readonly if any(p == s or s in p.parents for s in _SCRATCH)]
+        self.jobs_root = Path(tempfile.mkdtemp(prefix="evolve-warm-"))
+        self.jobs_root.chmod(0o711)
+        self._engine_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._send_lock = threading.Lock()
+        self._jobs = 0
+        chain = _Chain(_ROOT_NAMESPACES, self.jobs_root, [*readonly, ZYGOTE.parent.parent], None, _ZYGOTE_LIMITS,
+                       hide_untraversable=True, hidden=hidden)
+        argv = [sys.executable, "-I", str(ZYGOTE), str(zygote_end.fileno())]
+        self.outcome: Outcome | None = None
+
+        def run() -> None:
+            try:
+                self.outcome = execute(argv, self.jobs_root, _ZYGOTE_LIMITS, None, chain, (zygote_end.fileno(),))
+            finally:
+                chain.close()
+
+        self._thread = threading.Thread(target=run, name="evolve-zygote", daemon=True)
+        self._thread.start()
+        self._zygote_end = zygote_end  # closed once the zygote holds it (after its first job is accepted)
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def submit(self, job: dict, fds: list[int]) -> None:
+        with self._send_lock:
+            socket.send_fds(self._engine_end, [json.dumps(job).encode()], fds)
+            self._jobs += 1
+
+    def job_dir(self) -> Path:
+        with self._send_lock:
+            path = self.jobs_root / f"job-{self._jobs}-{threading.get_ident()}-{time.monotonic_ns()}"
+        path.mkdir()
+        return path
+
+    def close(self) -> None:
+        self._engine_end.close()
+        self._zygote_end.close()
+        shutil.rmtree(self.jobs_root, ignore_errors=True)
+
+
+class WarmSandbox:
+    name = "warm"
+
+    def __init__(self) -> None:
+        if os.geteuid() != 0:
+            raise WarmUnavailable("the warm sandbox needs root (a uid per job); use the process backend")
+        self._lock = threading.Lock()
+        self._zygotes: dict[tuple[tuple[Path, ...], tuple[Path, ...]], _Zygote] = {}
+        self._observed: dict[str, object] | None = None
+
+    def run(
+        self,
+        argv: list[str],
+        workdir: Path,
+        limits: Limits,
+        *,
+        readonly_paths: Sequence[Path] = (),
+        env: Mapping[str, str] | None = None,
+        pass_fds: Sequence[int] = (),
+        hidden_paths: Sequence[Path] = (),
+    ) -> Outcome:
+        workdir = Path(workdir).resolve(strict=True)
+        zygote = self._zygote([Path(p).resolve(strict=True) for p in readonly_paths],
+                              [Path(p).resolve(strict=True) for p in hidden_paths])
+        with identity.uid_slot() as uid:
+            folder = zygote.job_dir()
+            try:
+                shutil.copytree(workdir, folder, dirs_exist_ok=True, symlinks=True)
+                identity.prepare_workdir(folder, uid)
+                return self._run(zygote, argv, workdir, folder, uid, limits, env, pass_fds)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _run(self, zygote: _Zygote, argv: list[str], workdir: Path, folder: Path, uid: int, limits: Limits,
+             env: Mapping[str, str] | None, pass_fds: Sequence[int]) -> Outcome:
+        result_target = max([2, *pass_fds]) + 1
+        pipes = [os.pipe() for _ in range(4)]  # stdout, stderr, result, report
+        (out_r, out_w), (err_r, err_w), (res_r, res_w), (rep_r, rep_w) = pipes
+        job = {
+            "argv": argv, "workdir": str(workdir), "jobdir": str(folder), "uid": uid,
+            "rlimits": rlimits.table(limits), "wall_s": limits.wall_s, "tmp_mb": limits.memory_mb,
+            "env": minimal_env(workdir, result_target, env),
+            "targets": [result_target, *pass_fds],
+            "rebind": zygote.rebind,
+        }
+        start = time.monotonic()
+        try:
+            zygote.submit(job, [out_w, err_w, res_w, rep_w, *pass_fds])
+        except OSError:
+            for fd in (out_r, out_w, err_r, err_w, res_r, res_w, rep_r, rep_w):
+                os.close(fd)
+            raise
+        for fd in (out_w, err_w, res_w, rep_w):
+            os.close(fd)
+        sinks = Sinks(limits)
+        drains = sinks.drain(out_r, err_r, res_r)
+        report = _read_report(rep_r, limits.wall_s + _REPORT_GRACE_S)
+        wall_s = time.monotonic() - start
+        deadline = time.monotonic() + _DRAIN_GRACE_S
+        for thread in drains:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if "error" in report:
+            raise RuntimeError(report["error"])
+        returncode = os.waitstatus_to_exitcode(int(report["status"]))
+        exit_ = Exit(returncode, float(report["cpu_s"]), float(report["maxrss_kb"]) / 1024)
+        return sinks.outcome(exit_, bool(report["timed_out"]), wall_s, limits)
+
+    def _zygote(self, readonly: list[Path], hidden: list[Path]) -> _Zygote:
+        key = (tuple(sorted(readonly)), tuple(sorted(hidden)))
+        with self._lock:
+            zygote = self._zygotes.pop(key, None)  # re-inserted last: the dict is kept in LRU order
+            if zygote is None or not zygote.alive():
+                if zygote is not None:
+                    zygote.close()
+                zygote = _Zygote(readonly, hidden)
+            self._zygotes[key] = zygote
+            while len(self._zygotes) > _MAX_ZYGOTES:  # a run needs two (candidate and evaluator views)
+                self._zygotes.pop(next(iter(self._zygotes))).close()
+            return zygote
+
+    def describe(self) -> dict[str, object]:
+        with self._lock:
+            observed = self._observed
+        if observed is None:
+            observed = probe.observe(lambda argv, workdir, limits: self.run(argv, workdir, limits))
+            with self._lock:
+                self._observed = observed
+        return {
+            "backend": self.name,
+            "unsafe": False,
+            "mode": "namespaces + uid drop, forked from a warm zygote",
+            "uid_per_run": True,
+            **observed,
+            "env_scrubbed": True,
+            "kill_tree": "pid namespace per job",
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            for zygote in self._zygotes.values():
+                zygote.close()
+            self._zygotes.clear()
+
+
+def _read_report(fd: int, timeout_s: float) -> dict:
+    """The zygote's JSON report on `fd` (closed here), or an error when it never comes."""
+    try:
+        chunks = []
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                return {"error": "the warm sandbox's zygote did not report on a job (it may have died)"}
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return json.loads(b"".join(chunks) or b'{"error": "the warm sandbox job ended without a report"}')
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+

@@ -1,0 +1,221 @@
+"""The warm path's server: runs INSIDE a sandbox (namespaces, read-only root, no network) and forks a fresh,
+fully confined child per job, so a job skips the interpreter start and the heavy imports.
+
+Usage: python -I zygote.py CONTROL_FD
+
+The zygote stays root inside its namespaces (it is our code, never a candidate's) so that each job can get
+what a cold run gets: its own mount namespace (private /tmp and /dev/shm, its work folder bound at the path the
+caller gave), its own PID namespace (whatever it starts dies with it), its own uid slot, rlimits and
+no_new_privs. Per job the chain is
+
+    zygote ─ S (job supervisor: mounts, deadline, report) ─ I (pid 1 of the job's namespace, reaper)
+                                                            └─ C (the job: drops to its uid, runs argv)
+
+A job arrives as one SEQPACKET message: JSON plus the fds [stdout, stderr, result, report, *pass_fds]; S writes
+one JSON report (wait status, cpu, peak memory, timed out) to the report fd. C runs a Python argv in-process
+(`python [-flags] script args` or `-c code`) because this interpreter is already warm; anything else is exec'd.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import runpy
+import select
+import signal
+import socket
+import struct
+import sys
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from sandbox import linux as L  # noqa: E402
+from sandbox import rlimits  # noqa: E402
+
+_STATUS = struct.Struct("<idd")  # wait status, cpu seconds, ru_maxrss KiB
+_MAX_MESSAGE = 1 << 20
+
+
+def preload() -> None:
+    """Imports every job would otherwise pay for (numpy takes ~0.1 s); missing ones are simply skipped."""
+    for name in ("numpy", "json", "importlib.util", "traceback"):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+
+
+def serve(control: socket.socket) -> None:
+    """Fork a supervisor per job until the engine closes the control socket."""
+    while True:
+        _reap()
+        try:
+            data, fds, _, _ = socket.recv_fds(control, _MAX_MESSAGE, 64)
+        except InterruptedError:
+            continue
+        if not data:
+            return
+        job = json.loads(data)
+        if os.fork() == 0:
+            try:
+                control.close()
+                _supervise(job, fds)
+            finally:
+                os._exit(0)
+        for fd in fds:
+            os.close(fd)
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _supervise(job: dict, fds: list[int]) -> None:
+    """S: give the job its own mounts and PID namespace, run it, enforce the deadline, report."""
+    report_fd = fds[3]
+    report = {"error": "the job did not start"}
+    try:
+        deadline_s = float(job["wall_s"])
+        os.setsid()
+        L.unshare(L.CLONE_NEWNS | L.CLONE_NEWPID)
+        _mount_job_view(job)
+        status_r, status_w = os.pipe()
+        init = os.fork()
+        if init == 0:
+            os.close(status_r)
+            _init(job, fds, status_w)
+        os.close(status_w)
+        for fd in fds[:3] + fds[4:]:  # only the job holds its pipes: their ends see EOF when it ends
+            os.close(fd)
+        pidfd = os.pidfd_open(init)
+        timed_out = not select.select([pidfd], [], [], deadline_s)[0]
+        if timed_out:
+            os.kill(init, signal.SIGKILL)  # pid 1 of the job's namespace: everything in it dies
+        os.waitpid(init, 0)
+        record = os.read(status_r, _STATUS.size)
+        if len(record) == _STATUS.size:
+            status, cpu_s, maxrss_kb = _STATUS.unpack(record)
+            report = {"status": status, "cpu_s": cpu_s, "maxrss_kb": maxrss_kb, "timed_out": timed_out}
+        else:  # init was killed before the candidate ended
+            report = {"status": signal.SIGKILL, "cpu_s": 0.0, "maxrss_kb": 0.0, "timed_out": timed_out}
+    except BaseException as exc:  # noqa: BLE001 - reported to the engine, which fails the run clearly
+        report = {"error": f"warm sandbox job failed: {type(exc).__name__}: {exc}"}
+    os.write(report_fd, json.dumps(report).encode())
+
+
+def _mount_job_view(job: dict) -> None:
+    """Private /tmp and /dev/shm for this job only, its folder bound writable at the caller's path, and the
+    zygote's read-only paths that lived under /tmp or /dev/shm bound again on top."""
+    L.mount(None, b"/", None, L.MS_REC | L.MS_PRIVATE)
+    binds = [(os.fsencode(job["workdir"]), job["jobdir"], True)] + [
+        (os.fsencode(p), p, False) for p in job["rebind"]]
+    handles = [os.open(source, os.O_PATH | os.O_CLOEXEC) for _, source, _ in binds]  # before /tmp is replaced
+    options = b"mode=1777,size=%dm" % int(job["tmp_mb"])
+    for scratch in (b"/tmp", b"/dev/shm"):
+        if os.path.isdir(scratch):
+            L.mount(b"tmpfs", scratch, b"tmpfs", L.MS_NOSUID | L.MS_NODEV, options)
+    for (target, _, writable), handle in zip(binds, handles, strict=True):
+        if os.path.isdir(b"/proc/self/fd/%d" % handle):
+            os.makedirs(target, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+        L.mount(b"/proc/self/fd/%d" % handle, target, None, L.MS_BIND | L.MS_REC)
+        access = 0 if writable else L.MS_RDONLY
+        L.mount(None, target, None, L.MS_REMOUNT | L.MS_BIND | L.MS_NOSUID | L.MS_NODEV | access)
+        os.close(handle)
+
+
+def _init(job: dict, fds: list[int], status_w: int) -> None:
+    """I: pid 1 of the job's namespace; reaps orphans and reports the candidate's own exit. Never returns."""
+    try:
+        L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)
+        L.prctl(L.PR_SET_DUMPABLE, 0)
+        L.mount(b"proc", b"/proc", b"proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+        candidate = os.fork()
+        if candidate == 0:
+            os.close(status_w)
+            _candidate(job, fds)
+        for fd in fds:
+            os.close(fd)
+        while True:
+            pid, status, usage = os.wait4(-1, 0)
+            if pid == candidate:
+                os.write(status_w, _STATUS.pack(status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
+                break
+    finally:
+        os._exit(0)
+
+
+def _candidate(job: dict, fds: list[int]) -> None:
+    """C: move the fds into place, drop to the job's uid under its rlimits, run argv. Never returns."""
+    code = 1
+    try:
+        out, err, result, _report, *passed = fds
+        targets = [int(t) for t in job["targets"]]  # result fd number, then one per passed fd
+        # park every fd above both the received numbers and the targets, so no dup2 clobbers a pending one
+        base = max([2, *targets, *fds]) + 1
+        parked = [fcntl.fcntl(fd, fcntl.F_DUPFD, base) for fd in (out, err, result, *passed)]
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(parked[0], 1)
+        os.dup2(parked[1], 2)
+        for fd, target in zip(parked[2:], targets, strict=True):
+            os.dup2(fd, target, inheritable=True)
+        keep = {0, 1, 2, *targets}
+        for name in os.listdir("/proc/self/fd"):
+            if int(name) not in keep:
+                try:
+                    os.close(int(name))
+                except OSError:
+                    pass
+        os.chdir(job["workdir"])
+        os.environ.clear()
+        os.environ.update(job["env"])
+        rlimits.apply([tuple(r) for r in job["rlimits"]])
+        uid = int(job["uid"])
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+        L.prctl(L.PR_SET_NO_NEW_PRIVS, 1)
+        code = _run(job["argv"])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001 - the job's own failure, shown on its stderr like a Python crash
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001 - a closed or broken stream must not keep us alive
+                pass
+        os._exit(code)
+
+
+def _run(argv: list[str]) -> int:
+    """Run a Python argv in this warm interpreter; a non-Python argv is exec'd."""
+    if os.path.realpath(argv[0]) != os.path.realpath(sys.executable):
+        os.execvpe(argv[0], argv, os.environ)
+    rest = argv[1:]
+    while rest and rest[0].startswith("-") and rest[0] != "-c" and len(rest[0]) == 2:
+        rest = rest[1:]  # -I, -S, -u, -B...: this interpreter already runs isolated
+    if rest and rest[0] == "-c":
+        sys.argv = ["-c", *rest[2:]]
+        exec(compile(rest[1], "<string>", "exec"), {"__name__": "__main__"})
+    else:
+        sys.argv = list(rest)
+        sys.path[0] = os.path.dirname(os.path.abspath(rest[0]))
+        runpy.run_path(rest[0], run_name="__main__")
+    return 0
+
+
+if __name__ == "__main__":
+    preload()
+    serve(socket.socket(fileno=int(sys.argv[1])))

@@ -1,0 +1,135 @@
+"""The warm backend: forked jobs keep the process backend's guarantees and leak nothing to the next job.
+
+The hostile-candidate corpus (tests/adversarial) runs on this backend too; these tests cover what is specific
+to forking from a long-lived zygote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from sandbox import Limits, get_sandbox
+
+LIMITS = Limits(wall_s=10, memory_mb=512)
+
+
+@pytest.fixture(scope="module")
+def warm():
+    if os.geteuid() != 0:
+        pytest.fail("the warm backend needs root; these tests run where CI runs (as root)")
+    return get_sandbox("warm")
+
+
+def run(sandbox, code: str, workdir: Path, **kw):
+    return sandbox.run([sys.executable, "-I", "-c", code], workdir, LIMITS, **kw)
+
+
+def test_auto_prefers_the_warm_backend_as_root(warm):
+    assert get_sandbox("auto") is warm
+
+
+def test_describe_reports_observed_isolation(warm):
+    info = warm.describe()
+    for feature in ("network_isolated", "pid_namespace", "private_proc", "readonly_root", "private_tmp",
+                    "private_dev_shm", "workdir_writable", "no_new_privs"):
+        assert info[feature] is True, feature
+    assert info["uid"] >= 1_900_000_000 and set(info["rlimits"]) >= {"CPU", "AS", "NPROC", "NOFILE"}
+
+
+def test_nothing_leaks_from_one_job_to_the_next(warm, tmp_path):
+    """Module state, builtins, /tmp, /dev/shm, the work folder and the environment start fresh each time."""
+    first = tmp_path / "a"
+    first.mkdir()
+    leave = """
+import builtins, json, os, sys
+builtins.LEAK = 1
+json.LEAK = 2
+os.environ["LEAK"] = "3"
+open("/tmp/leak", "w").write("x")
+open("/dev/shm/leak", "w").write("x")
+open("mine.txt", "w").write("x")
+"""
+    assert run(warm, leave, first).returncode == 0
+    second = tmp_path / "b"
+    second.mkdir()
+    look = """
+import builtins, json, os
+print(json.dumps([hasattr(builtins, "LEAK"), hasattr(json, "LEAK"), "LEAK" in os.environ,
+                  os.path.exists("/tmp/leak"), os.path.exists("/dev/shm/leak"), os.listdir(".")]))
+"""
+    out = run(warm, look, second)
+    assert json.loads(out.stdout) == [False, False, False, False, False, []]
+
+
+def test_work_folder_files_arrive_and_paths_stay_valid(warm, tmp_path):
+    (tmp_path / "input.txt").write_text("hello")
+    code = f"import os; print(os.getcwd() == {str(tmp_path)!r}, open({str(tmp_path / 'input.txt')!r}).read())"
+    out = run(warm, code, tmp_path)
+    assert out.stdout.split() == ["True", "hello"]
+
+
+def test_readonly_paths_under_tmp_are_visible_and_read_only(warm, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "data.txt").write_text("42")
+    work = tmp_path / "work"
+    work.mkdir()
+    code = f"""
+p = {str(shared / 'data.txt')!r}
+print(open(p).read())
+try:
+    open(p, "w")
+    print("writable")
+except OSError as exc:
+    print(type(exc).__name__)
+"""
+    out = run(warm, code, work, readonly_paths=[shared])
+    assert out.stdout.split() == ["42", "OSError"] or out.stdout.split() == ["42", "PermissionError"]
+
+
+def test_hidden_paths_look_empty(warm, tmp_path):
+    secret = Path("/var/tmp") / f"evolve-hidden-{os.getpid()}"
+    secret.mkdir(exist_ok=True)
+    try:
+        (secret / "answer.txt").write_text("42")
+        secret.chmod(0o755)
+        (secret / "answer.txt").chmod(0o644)
+        code = f"import os; print(os.listdir({str(secret)!r}))"
+        assert run(warm, code, tmp_path).stdout.strip() == "['answer.txt']"
+        assert run(warm, code, tmp_path, hidden_paths=[secret]).stdout.strip() == "[]"
+    finally:
+        (secret / "answer.txt").unlink()
+        secret.rmdir()
+
+
+def test_passed_fds_and_result_channel_at_any_fd_number(warm, tmp_path):
+    """Caller fd numbers above the zygote's own are moved into place without clobbering each other."""
+    read_end, write_end = os.pipe()
+    high = [os.dup2(write_end, 300), os.dup2(read_end, 301)]
+    os.close(read_end)
+    os.close(write_end)
+    try:
+        code = "import os; os.write(300, b'ping'); os.write(int(os.environ['EVOLVE_RESULT_FD']), b'done')"
+        out = warm.run([sys.executable, "-I", "-c", code], tmp_path, LIMITS, pass_fds=high)
+        assert out.returncode == 0 and out.result == b"done", out.stderr
+        assert os.read(301, 16) == b"ping"
+    finally:
+        for fd in high:
+            os.close(fd)
+
+
+def test_timeout_kills_the_job_and_everything_it_started(warm, tmp_path):
+    code = "import os, time\nif os.fork() == 0:\n    os.setsid()\nwhile True:\n    time.sleep(1)\n"
+    out = warm.run([sys.executable, "-c", code], tmp_path, Limits(wall_s=1))
+    assert out.timed_out and out.returncode is None and out.violation == "timeout"
+
+
+def test_non_python_argv_is_executed(warm, tmp_path):
+    out = warm.run(["/bin/sh", "-c", "echo from-sh; id -u"], tmp_path, LIMITS)
+    lines = out.stdout.split()
+    assert lines[0] == "from-sh" and int(lines[1]) >= 1_900_000_000
