@@ -1,8 +1,14 @@
-"""What isolation costs: a bare `python -c pass` against the same run in the process sandbox.
+"""What isolation costs: a bare `python -c pass` against the same run on each sandbox backend and path.
 
 Usage: python benchmarks/sandbox_overhead.py [-n 50] [--docker-n 10]
-Prints median wall times, their ratio, and evaluations per second (sandboxed and bare) at concurrency 1 and 2,
-then the same median for the docker backend (a container per run) when a Docker engine is reachable.
+
+For every backend that starts here (process = a cold, fresh interpreter per run; warm = a job forked from a
+zygote inside the same isolation; docker = a container per run), prints
+- the median wall time of `python -c pass` (and of `python -c "import numpy"`), interleaved with bare runs, as
+  a ratio to the bare run;
+- runs per second at concurrency 1 and 2;
+- the median time of one whole evaluation of a trivial task (candidate and evaluator each in their own
+  sandbox, one call between them), the unit the evolution loop pays per candidate.
 """
 
 from __future__ import annotations
@@ -19,71 +25,92 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from evaluators.program import ProgramEvaluator  # noqa: E402
+from evolve.task import load_task  # noqa: E402
 from sandbox import Limits, get_sandbox  # noqa: E402
 
-ARGV = [sys.executable, "-c", "pass"]
+PASS = [sys.executable, "-c", "pass"]
+NUMPY = [sys.executable, "-c", "import numpy"]
 LIMITS = Limits(wall_s=30, cpu_s=30)
+TASK = {
+    "task.yaml": "name: trivial\nseed: program.py\nevaluator: evaluate.py\nobjective: score\nlimits: {wall_s: 30}\n",
+    "program.py": "# EVOLVE-BLOCK-START\ndef value():\n    return 1\n# EVOLVE-BLOCK-END\n",
+    "evaluate.py": "def evaluate(candidate):\n    return {'score': float(candidate.call('value'))}\n",
+}
 
 
-def bare(_: Path | None = None) -> float:
+def bare(argv: list[str]) -> float:
     start = time.perf_counter()
-    subprocess.run(ARGV, check=True)
+    subprocess.run(argv, check=True)
     return time.perf_counter() - start
 
 
-def sandboxed(workdir: Path, backend: str = "process") -> float:
+def boxed(backend: str, argv: list[str], root: Path) -> float:
+    workdir = Path(tempfile.mkdtemp(dir=root))
     start = time.perf_counter()
-    outcome = get_sandbox(backend).run(ARGV, workdir, LIMITS)
+    outcome = get_sandbox(backend).run(argv, workdir, LIMITS)
+    elapsed = time.perf_counter() - start
     assert outcome.returncode == 0, outcome.stderr
-    return time.perf_counter() - start
+    return elapsed
 
 
-def throughput(run: Callable[[Path], float], root: Path, n: int, workers: int) -> float:
-    dirs = [Path(tempfile.mkdtemp(dir=root)) for _ in range(n)]
+def median_ms(fn: Callable[[], float], n: int) -> float:
+    return statistics.median(fn() for _ in range(n)) * 1e3
+
+
+def rate(fn: Callable[[], float], n: int, workers: int) -> float:
     start = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(run, dirs))
+        list(pool.map(lambda _: fn(), range(n)))
     return n / (time.perf_counter() - start)
 
 
-def docker_row(root: Path, n: int) -> None:
-    """Median of ``n`` docker runs against bare runs interleaved with them, or why there is no engine."""
+def evaluation_ms(backend: str, root: Path, n: int) -> float:
+    task_dir = root / f"task-{backend}"
+    task_dir.mkdir()
+    for name, text in TASK.items():
+        (task_dir / name).write_text(text)
+    task = load_task(task_dir)
+    evaluator = ProgramEvaluator.for_task(task, get_sandbox(backend))
+
+    def one() -> float:
+        start = time.perf_counter()
+        result = evaluator.evaluate(task.seed_source)
+        assert result.status == "ok", result.reason
+        return time.perf_counter() - start
+
+    one()
+    return median_ms(one, n)
+
+
+def report(backend: str, root: Path, n: int) -> None:
     try:
-        image = get_sandbox("docker").describe()["image"]  # builds the image and probes, outside the timings
+        info = get_sandbox(backend).describe()  # starts, builds and probes outside the timings
     except RuntimeError as exc:
-        print(f"docker: skipped ({exc})")
+        print(f"{backend}: skipped ({exc})")
         return
-    bare_times, docker_times = [], []
-    for _ in range(n):
-        bare_times.append(bare())
-        docker_times.append(sandboxed(Path(tempfile.mkdtemp(dir=root)), "docker"))
-    bare_ms, docker_ms = statistics.median(bare_times) * 1e3, statistics.median(docker_times) * 1e3
-    print(f"docker python -c pass:    median {docker_ms:7.2f} ms  (n={n}, image {image})")
-    print(f"docker overhead: {docker_ms - bare_ms:+.2f} ms, ratio {docker_ms / bare_ms:.2f}x")
+    print(f"\n== {backend}: {info.get('mode') or info.get('image')}")
+    for label, argv in (("python -c pass", PASS), ("python -c 'import numpy'", NUMPY)):
+        pairs = [(bare(argv), boxed(backend, argv, root)) for _ in range(n)]  # interleaved: drift hits both
+        plain, sandboxed = (statistics.median(x) * 1e3 for x in zip(*pairs))
+        print(f"{label:26s} bare {plain:7.2f} ms  sandboxed {sandboxed:7.2f} ms  ratio {sandboxed / plain:5.2f}x")
+    for workers in (1, 2):
+        print(f"runs/s at concurrency {workers}: sandboxed {rate(lambda: boxed(backend, PASS, root), n, workers):6.1f}"
+              f", bare {rate(lambda: bare(PASS), n, workers):6.1f}")
+    print(f"one evaluation (candidate + evaluator sandboxes, one call): median {evaluation_ms(backend, root, n):.1f} ms")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=50, help="runs per measurement (default 50)")
-    parser.add_argument("--docker-n", type=int, default=10, help="docker runs (default 10; 0 skips them)")
+    parser.add_argument("--docker-n", type=int, default=10, help="runs per docker measurement (0 skips docker)")
     args = parser.parse_args()
-    n = args.n
-    print(f"sandbox: {get_sandbox('process').describe()['mode']}")  # probes once, outside the timings
     with tempfile.TemporaryDirectory(prefix="evolve-bench-") as tmp:
         root = Path(tmp)
-        bare_times, boxed_times = [], []
-        for _ in range(n):  # interleaved, so drift in machine load hits both alike
-            bare_times.append(bare())
-            boxed_times.append(sandboxed(Path(tempfile.mkdtemp(dir=root))))
-        bare_ms, boxed_ms = statistics.median(bare_times) * 1e3, statistics.median(boxed_times) * 1e3
-        print(f"bare python -c pass:      median {bare_ms:7.2f} ms  (n={n})")
-        print(f"sandboxed python -c pass: median {boxed_ms:7.2f} ms  (n={n})")
-        print(f"overhead: {boxed_ms - bare_ms:+.2f} ms, ratio {boxed_ms / bare_ms:.2f}x")
-        for workers in (1, 2):
-            boxed, plain = throughput(sandboxed, root, n, workers), throughput(bare, root, n, workers)
-            print(f"evaluations/s at concurrency {workers}: sandboxed {boxed:6.1f}, bare {plain:6.1f}")
+        for backend in ("process", "warm"):
+            report(backend, root, args.n)
         if args.docker_n:
-            docker_row(root, args.docker_n)
+            report("docker", root, args.docker_n)
 
 
 if __name__ == "__main__":

@@ -101,19 +101,30 @@ class ProgramEvaluator:
             go_r, go_w = os.pipe()
             spec = {"interface": "call", "fds": [worker.request_w, worker.reply_r], "go_fd": go_r,
                     "deadline_s": self.limits.wall_s}
-            evaluator = _Background(lambda: self.sandbox.run(
-                self._harness_argv(eval_dir / self.program_name, spec), eval_dir, _extend(self.limits, _GRACE_S),
-                readonly_paths=self.evaluator_paths, pass_fds=(worker.request_w, worker.reply_r, go_r)))
+
+            def start_evaluator() -> _Background:
+                return _Background(lambda: self.sandbox.run(
+                    self._harness_argv(eval_dir / self.program_name, spec), eval_dir,
+                    _extend(self.limits, _GRACE_S), readonly_paths=self.evaluator_paths,
+                    pass_fds=(worker.request_w, worker.reply_r, go_r)))
+
+            # A backend that relays fds (docker) reads the reply pipe as soon as it starts, which would race
+            # the engine for the worker's "ready": there the evaluator starts once the engine is done with it.
+            relays = getattr(self.sandbox, "relays_fds", False)
+            evaluator = None if relays else start_evaluator()
             twin = None
             try:
                 ready = worker.wait_ready(self.limits.wall_s)
                 if ready and probes:
                     behaviour = worker.probe(probes)
                     twin = twin_of(behaviour) if twin_of is not None else None
-                os.write(go_w, b"g" if ready and twin is None else b"s")
+                go = ready and twin is None
+                if evaluator is None and go:
+                    evaluator = start_evaluator()
+                os.write(go_w, b"g" if go else b"s")
             finally:
                 _close(go_w)
-                outcome = evaluator.join()
+                outcome = evaluator.join() if evaluator is not None else None
                 _close(go_r)
                 candidate = worker.finish()
         if not ready:
@@ -121,6 +132,7 @@ class ProgramEvaluator:
         if twin is not None:
             return EvalResult("ok", reason=f"behaves exactly like candidate {twin} on the task's probes",
                               behaviour_hash=behaviour, twin_of=twin)
+        assert outcome is not None
         result = interpret(outcome, self.objective, self.limits, candidate)
         result.behaviour_hash = behaviour
         return result

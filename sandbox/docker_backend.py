@@ -89,6 +89,7 @@ class DockerSandbox:
     """
 
     name = "docker"
+    relays_fds = True  # pass_fds are pumped by engine threads from the moment a run starts
 
     def __init__(self, image: str | None = None, cpus: float = 1.0) -> None:
         self._client = connect()

@@ -30,6 +30,7 @@ from evaluators.program import ProgramEvaluator
 from evolve.task import load_task
 from sandbox import Limits, get_sandbox
 from sandbox.identity import SLOT_BASE_UID
+from tests.support.docker_engine import ensure_engine
 
 HERE = Path(__file__).parent
 PROGRAMS = sorted((HERE / "programs").glob("*.py"))
@@ -62,8 +63,10 @@ class Listener:
             conn.close()
 
 
-@pytest.fixture(scope="module", params=["process", "warm"])
+@pytest.fixture(scope="module", params=["process", "warm", "docker"])
 def world(request, tmp_path_factory):
+    if request.param == "docker" and (reason := ensure_engine()):
+        pytest.skip(f"the docker backend needs a Docker engine: {reason}")
     outside = tmp_path_factory.mktemp("outside")
     (outside / "canary.txt").write_text("untouched")
     (outside / "secret.txt").write_text("the engine's secret")
