@@ -16,7 +16,7 @@ from evolve.controller import SeedError
 from evolve.errors import EvolveError
 from evolve.progress import RunProgress, summarize
 from evolve.runner import PreparedRun, default_storage, new_run, resume_run, settings_from_cli
-from evolve.store import Store
+from evolve.store import SplitScore, Store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Evolve programs, prompts and kernels with LLMs, a MAP-Elites archive and a sandbox.")
@@ -31,6 +31,9 @@ ModelOpt = Annotated[Optional[list[str]], typer.Option(
     "anthropic:NAME | openai:NAME@BASE_URL (any OpenAI-compatible server); suffix =WEIGHT. "
     "Default: OpenAI or Anthropic if their API key is set, else the embedded local model.")]
 IterOpt = Annotated[Optional[int], typer.Option("--iterations", "-n", help="Children to store (the run's total).")]
+TaskModelOpt = Annotated[Optional[str], typer.Option(
+    "--task-model", help="Prompt tasks: the model that answers with each prompt (same forms as --model, no "
+    "weight); --model is the optimizer that writes prompts. Default: the first --model.")]
 
 
 def _friendly(command):
@@ -53,9 +56,11 @@ def _run_flags(**flags: Any) -> dict[str, Any]:
 
 def _drive(prepared: PreparedRun, quiet: bool) -> None:
     ctl = prepared.controller
+    task_model = prepared.config.task_model
     console.print(f"[bold]run {prepared.run_id}[/] · task {prepared.task.name} · models "
                   f"{', '.join(m.provider + (':' + m.name if m.name else '') for m in prepared.config.models)} · "
-                  f"storage {prepared.store.url}")
+                  + (f"task model {task_model.label} · " if task_model else "")
+                  + f"storage {prepared.store.url}")
     for note in prepared.task.notes:
         console.print(f"[yellow]note:[/] {note}")
     try:
@@ -75,7 +80,30 @@ def _drive(prepared: PreparedRun, quiet: bool) -> None:
     console.print(f"stopped: {reason} · {stats.completed} children · best {fields['best']}"
                   f"{' (' + stats.best_id + ')' if stats.best_id else ''} · {fields['tokens']} · "
                   f"failures: {fields['failures']}")
-    console.print(f"resume with: evolve resume {prepared.run_id}  ·  best program: evolve best {prepared.run_id}")
+    if prepared.task.spec.kind == "prompt":
+        _print_split_scores(stats.split_scores, prepared.task.spec.objective)
+        spend = stats.spend
+        console.print(f"proposals: {stats.completed} · task-model calls: {int(spend['task_calls'])} (answers from "
+                      f"the cache: {int(spend['cache_hits'])} · dev examples skipped by the minibatch cascade: "
+                      f"{int(spend['examples_skipped'])})")
+    console.print(f"resume with: evolve resume {prepared.run_id}  ·  best {prepared.task.spec.kind}: "
+                  f"evolve best {prepared.run_id}")
+
+
+def _print_split_scores(scores: list[SplitScore], objective: str) -> None:
+    """Seed vs best on the dev split (seen by evolution) and the held-out test split (scored once, at the end)."""
+    if not scores:
+        return
+    table = Table("", "candidate", f"dev {objective}", f"test {objective}", "test calls", box=None)
+    rows: dict[tuple[str, str], dict[str, SplitScore]] = {}
+    for score in scores:
+        rows.setdefault((score.role, score.candidate_id), {})[score.split] = score
+    for (role, cand_id), by_split in rows.items():
+        dev, test = by_split.get("dev"), by_split.get("test")
+        table.add_row(role, cand_id, "" if dev is None else f"{dev.score:.3f} (n={dev.examples})",
+                      "" if test is None else f"{test.score:.3f} (n={test.examples})",
+                      "" if test is None else str(test.task_calls))
+    console.print(table)
 
 
 @app.command()
@@ -83,6 +111,7 @@ def _drive(prepared: PreparedRun, quiet: bool) -> None:
 def run(
     task: Annotated[str, typer.Argument(help="A task folder, or the name of a built-in task (see `evolve tasks`).")],
     model: ModelOpt = None,
+    task_model: TaskModelOpt = None,
     iterations: IterOpt = None,
     storage: StorageOpt = ...,  # type: ignore[assignment]
     seed: Annotated[Optional[int], typer.Option(help="Random seed of sampling (and of the model where it takes one).")] = None,
@@ -98,7 +127,7 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress display.")] = False,
 ) -> None:
     """Start a new evolution run on TASK and store everything in the database."""
-    overrides = settings_from_cli(model, **_run_flags(
+    overrides = settings_from_cli(model, task_model, **_run_flags(
         iterations=iterations, seed=seed, max_wall_s=max_wall_s, max_tokens=max_tokens, max_cost_usd=max_cost_usd,
         target_score=target_score, llm_concurrency=llm_concurrency, eval_concurrency=eval_concurrency,
         islands=islands, edit_mode=edit_mode, sandbox=sandbox))
@@ -145,6 +174,7 @@ def status(
                   f"by status: {store.status_counts(row['id'])}")
     console.print(f"tokens: {usage.tokens:,} · cost: ${usage.cost_usd:.4f}")
     console.print(f"best {row['objective']}: " + ("n/a" if best is None else f"{best.score:.6g} ({best.id})"))
+    _print_split_scores(store.split_scores(row["id"]), row["objective"])
     console.print(f"sandbox: {row['environment'].get('sandbox')}")
 
 

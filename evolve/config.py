@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from evolve.errors import ConfigError
-from evolve.llm.spec import ModelConfig
+from evolve.llm.spec import ModelConfig, parse_model_spec
+
+#: The prompt-optimization operators a run can mix (see evolve/prompt_variation.py).
+PROMPT_OPERATORS = ("ga", "de", "opro", "reflect")
 
 
 class FeatureSpec(BaseModel):
@@ -62,6 +65,28 @@ class RunConfig(BaseModel):
     max_consecutive_llm_failures: int = Field(20, ge=1)
     sandbox: str = "auto"
     limits: LimitsSpec | None = None  # None: the task's limits
+    # Prompt runs: `models` write prompts, the task model answers with them (None: the first of `models`).
+    task_model: ModelConfig | None = None
+    operators: dict[str, float] = Field(default_factory=lambda: {"ga": 0.3, "de": 0.2, "opro": 0.2, "reflect": 0.3})
+    paraphrases: int = Field(2, ge=0)  # initial population: the seed prompts plus this many model paraphrases
+    task_concurrency: int = Field(4, ge=1, le=256)  # task-model calls in flight per evaluation
+    max_task_calls: int | None = Field(None, gt=0)  # stop once the task model has been called this often
+
+    @field_validator("task_model", mode="before")
+    @classmethod
+    def _model_spec(cls, value: object) -> object:
+        """A spec string like 'local' or 'openai:NAME@URL' is accepted where a model mapping is."""
+        return parse_model_spec(value) if isinstance(value, str) else value
+
+    @field_validator("operators")
+    @classmethod
+    def _known_operators(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(PROMPT_OPERATORS))
+        if unknown:
+            raise ValueError(f"unknown operator(s) {', '.join(unknown)}; known: {', '.join(PROMPT_OPERATORS)}")
+        if any(w < 0 for w in value.values()) or sum(value.values()) <= 0:
+            raise ValueError("operator weights must be >= 0 with at least one positive")
+        return value
 
 
 def parse_run_config(data: dict[str, Any], *, source: str) -> RunConfig:

@@ -1,8 +1,13 @@
-"""The ask/tell loop: sample a parent, ask a model for a change, evaluate the child in the sandbox, store it.
+"""The ask/tell loop: sample a parent, ask a model for a change, evaluate the child, store it.
 
-Proposals run concurrently: LLM calls (I/O bound) under one semaphore, evaluations (CPU bound, in worker threads
-that wait on sandboxed processes) under another. Only a stored child counts as an iteration, so a failed or
-interrupted LLM call never burns the budget, and `evolve resume` picks up exactly where the store says the run is.
+One loop serves every kind of candidate: what differs between programs and prompts is how a child is proposed
+and read from the reply (a `Variation`: evolve/variation.py) and how it is scored (an `Evaluator`:
+evolve/evaluation.py); the runner picks both by the task's kind.
+
+Proposals run concurrently: LLM calls (I/O bound) under one semaphore, evaluations (sandboxed processes waited
+on in worker threads, or task-model calls) under another. Only a stored child counts as an iteration, so a failed
+or interrupted LLM call never burns the budget, and `evolve resume` picks up exactly where the store says the
+run is. When the run stops, the evaluator may score the seeds and the best on held-out data (prompt runs).
 """
 
 from __future__ import annotations
@@ -14,21 +19,20 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from evaluators.program import ProgramEvaluator
 from evaluators.result import EvalResult
 from evolve.archive import Archive
 from evolve.candidate import Candidate
 from evolve.config import RunConfig
-from evolve.dedupe import code_hash
-from evolve.edits import EditError, apply_reply
+from evolve.evaluation import SPEND_METRICS, Evaluator
 from evolve.features import FeatureDim, describe
 from evolve.llm import LLMEnsemble, LLMError, LLMProvider
-from evolve.prompting import Messages, PromptBuilder
-from evolve.store import EvaluationRecord, LLMCallRecord, Store
+from evolve.store import EvaluationRecord, LLMCallRecord, SplitScore, Store
 from evolve.task import Task
+from evolve.variation import Messages, ProposalContext, Variation, VariationError
 
-FINISHED_REASONS = ("iterations", "target score", "token budget", "cost budget")
+FINISHED_REASONS = ("iterations", "target score", "token budget", "cost budget", "task-call budget")
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -41,8 +45,10 @@ class RunStats:
     best_score: float | None = None
     best_id: str | None = None
     by_status: collections.Counter[str] = field(default_factory=collections.Counter)
-    tokens: int = 0
+    tokens: int = 0  # every model's: the optimizer's calls and, in prompt runs, the task model's
     cost_usd: float = 0.0
+    spend: collections.Counter[str] = field(default_factory=collections.Counter)  # SPEND_METRICS totals
+    split_scores: list[SplitScore] = field(default_factory=list)  # seeds' and best's held-out scores, at the end
     llm_failures: int = 0
     twins: int = 0  # children that behaved exactly like a known candidate: their evaluation was saved
     session_children: int = 0
@@ -59,19 +65,20 @@ class Controller:
     """Runs (or resumes) one stored run until a stop condition holds."""
 
     def __init__(self, *, store: Store, run_id: str, task: Task, config: RunConfig, ensemble: LLMEnsemble,
-                 evaluator: ProgramEvaluator, dims: list[FeatureDim],
+                 variation: Variation, evaluator: Evaluator, dims: list[FeatureDim],
                  on_update: Callable[[RunStats], None] | None = None) -> None:
         self.store, self.run_id, self.task, self.config = store, run_id, task, config
-        self.ensemble, self.evaluator, self.dims = ensemble, evaluator, dims
+        self.ensemble, self.variation, self.evaluator, self.dims = ensemble, variation, evaluator, dims
         self.on_update = on_update or (lambda stats: None)
         self.maximize = task.spec.direction == "maximize"
         self.archive = Archive(
             dims, config.islands, maximize=self.maximize, migration_interval=config.migration_interval,
             exploitation=config.exploitation, elite_pool=config.elite_pool, num_inspirations=config.num_inspirations,
         )
-        self.prompts = PromptBuilder(task)
         self.stats = RunStats(target=config.iterations)
-        self.hashes: dict[str, str] = {}  # normalized code hash -> first candidate with it
+        self.seeds: list[Candidate] = []
+        self.best: Candidate | None = None
+        self.hashes: dict[str, str] = {}  # fingerprint (normalized code or prompt) -> first candidate with it
         self.behaviours: dict[str, Candidate] = {}  # probe-answers hash -> first evaluated candidate with it
         self.feedback: dict[int, str] = {}  # island -> why its last child failed, shown in its next prompt
         self.stop_reason: str | None = None
@@ -91,6 +98,7 @@ class Controller:
         for cand in self.store.iter_candidates(self.run_id):
             seen = True
             if cand.edit_kind == "seed":
+                self.seeds.append(cand)
                 for island in range(len(self.archive.islands)):
                     self.archive.add(cand, island=island)
             else:
@@ -104,26 +112,31 @@ class Controller:
                     self.stats.twins += 1
                 else:
                     self.behaviours.setdefault(cand.behaviour_hash, cand)
+            self._note_spend(cand)
             self._note_best(cand)
         usage = self.store.usage(self.run_id)
-        self.stats.tokens, self.stats.cost_usd = usage.tokens, usage.cost_usd
+        self.stats.tokens += usage.tokens
+        self.stats.cost_usd += usage.cost_usd
         self._next_proposal = self.stats.completed
         return seen
 
-    async def _evaluate_seed(self) -> None:
-        source = self.task.seed_source
-        seed = Candidate(run_id=self.run_id, source=source, kind=self.task.spec.kind, edit_kind="seed",
-                         code_hash=code_hash(source, self.task.spec.language))
-        result = await asyncio.to_thread(self.evaluator.evaluate, source, self._twin_of)
-        record = self._apply_result(seed, result)
-        self.store.add_candidate(seed, [], record)
-        self.stats.by_status[seed.status] += 1
-        self.hashes[seed.code_hash] = seed.id
-        if seed.status != "ok":
-            raise SeedError(f"the seed program did not evaluate ({seed.status}): {seed.reason}")
-        for island in range(len(self.archive.islands)):
-            self.archive.add(seed, island=island)
-        self._note_best(seed)
+    async def _evaluate_seeds(self) -> None:
+        """Score the task's seed(s); each goes to every island. A seed that fails stops the run at once."""
+        for source in self.task.seed_sources:
+            seed = Candidate(run_id=self.run_id, source=source, kind=self.task.spec.kind, edit_kind="seed",
+                             code_hash=self.variation.fingerprint(source))
+            result = await self.evaluator.evaluate(source, None, self._twin_of)
+            record = self._apply_result(seed, result)
+            self.store.add_candidate(seed, [], record)
+            self.stats.by_status[seed.status] += 1
+            self._note_spend(seed)
+            self.hashes.setdefault(seed.code_hash, seed.id)
+            if seed.status != "ok" or seed.score is None:
+                raise SeedError(f"the seed {self.task.spec.kind} did not evaluate ({seed.status}): {seed.reason}")
+            self.seeds.append(seed)
+            for island in range(len(self.archive.islands)):
+                self.archive.add(seed, island=island)
+            self._note_best(seed)
 
     # ---- the loop -----------------------------------------------------------------------------------------------
     async def run(self) -> str:
@@ -137,13 +150,15 @@ class Controller:
                 pass
         try:
             if not self._restore():
-                await self._evaluate_seed()
+                await self._evaluate_seeds()
             self.on_update(self.stats)
             # Enough proposals in flight to keep both stages busy; with both limits at 1 they run one at a time,
             # so a seeded run with a deterministic model is reproducible.
             workers = self.config.llm_concurrency + self.config.eval_concurrency - 1
             self._tasks = {asyncio.create_task(self._worker()) for _ in range(workers)}
             await asyncio.gather(*self._tasks, return_exceptions=False)
+            if self.stop_reason != "interrupted":
+                await self._conclude()
         except asyncio.CancelledError:
             self.stop_reason = self.stop_reason or "interrupted"
         finally:
@@ -155,6 +170,7 @@ class Controller:
                 except (NotImplementedError, RuntimeError, ValueError):
                     pass
             await self.ensemble.aclose()
+            await self.evaluator.aclose()
         reason = self.stop_reason or "iterations"
         status = "finished" if reason in FINISHED_REASONS else "stopped"
         self.store.set_run_status(self.run_id, status, reason)
@@ -194,6 +210,8 @@ class Controller:
             self.stop_reason = "token budget"
         elif cfg.max_cost_usd is not None and stats.cost_usd >= cfg.max_cost_usd:
             self.stop_reason = "cost budget"
+        elif cfg.max_task_calls is not None and stats.spend["task_calls"] >= cfg.max_task_calls:
+            self.stop_reason = "task-call budget"
         elif self._deadline is not None and time.monotonic() >= self._deadline:
             self.stop_reason = "wall time"
         elif self._consecutive_llm_failures >= cfg.max_consecutive_llm_failures:
@@ -232,45 +250,44 @@ class Controller:
         island = proposal % len(self.archive.islands)
         sample = self.archive.sample(island, rng)
         provider = self.ensemble.pick(rng)
-        mode = cfg.edit_mode if cfg.edit_mode != "auto" else ("rewrite" if provider.name.startswith("local") else "diff")
-        # context_tokens is already the prompt budget (the window minus the room kept for the reply).
-        messages = self.prompts.mutation(sample, mode, self.feedback.get(island), provider.context_tokens,
-                                         provider.count_tokens)
+        elites = sorted(self.archive.filled_cells(island).values(), key=lambda c: (-self._fitness(c), c.seq))
+        plan = self.variation.propose(ProposalContext(sample, elites, self.feedback.get(island), provider, rng,
+                                                      proposal))
+        messages = plan.messages
         calls: list[LLMCallRecord] = []
-        reply = await self._ask(provider, messages, "mutation", calls, rng)
+        reply = await self._ask(provider, messages, "mutation", calls, rng, plan.params)
         if reply is None:
             return
-        parent = sample.parent
+        parent = plan.parent
         child = Candidate(run_id=self.run_id, source="", kind=self.task.spec.kind, island=island,
-                          parent_id=parent.id, inspiration_ids=[c.id for c in sample.inspirations],
-                          generation=parent.generation + 1, model=provider.name, edit_kind=mode)
+                          parent_id=parent.id, inspiration_ids=[c.id for c in plan.others],
+                          generation=parent.generation + 1, model=provider.name, edit_kind=plan.operator)
         error = None
         for attempt in range(cfg.repair_attempts + 1):
             try:
-                edit = apply_reply(parent.source, reply, mode="auto", language=self.task.spec.language)
-                child.source, child.edit_kind = edit.source, edit.kind
+                child.source, child.edit_kind = self.variation.apply(plan, reply)
                 error = None
                 break
-            except EditError as exc:
+            except VariationError as exc:
                 error = str(exc)
                 if attempt == cfg.repair_attempts:
                     break
-                messages = self.prompts.repair(messages, reply, error, mode)
-                reply = await self._ask(provider, messages, "repair", calls, rng)
+                messages = self.variation.repair(plan, messages, reply, error)
+                reply = await self._ask(provider, messages, "repair", calls, rng, plan.params)
                 if reply is None:
                     break
         self._account(child, calls)
-        record = await self._evaluate(child, error)
+        record = await self._evaluate(child, error, plan.baseline)
         self.store.add_candidate(child, calls, record)
         self._tell(child)
 
     async def _ask(self, provider: LLMProvider, messages: Messages, purpose: str, calls: list[LLMCallRecord],
-                   rng: random.Random) -> str | None:
+                   rng: random.Random, params: dict[str, Any]) -> str | None:
         """One LLM call, recorded; None on failure (stored as a failed call, not as a candidate)."""
         record = LLMCallRecord(model=provider.name, messages=messages, purpose=purpose, created_at=time.time())
         async with self._llm_slots:
             try:
-                reply = await provider.generate(messages, seed=rng.randrange(2**31))
+                reply = await provider.generate(messages, seed=rng.randrange(2**31), **params)
             except LLMError as exc:
                 record.error = str(exc)
                 self._consecutive_llm_failures += 1
@@ -298,20 +315,21 @@ class Controller:
         child.cost_usd = sum(c.cost_usd for c in calls)
         child.llm_s = sum(c.latency_s for c in calls)
 
-    async def _evaluate(self, child: Candidate, edit_error: str | None) -> EvaluationRecord | None:
-        """Score a child unless its reply did not apply or its code is a known duplicate."""
+    async def _evaluate(self, child: Candidate, edit_error: str | None,
+                        baseline: Candidate | None) -> EvaluationRecord | None:
+        """Score a child unless its reply did not apply or it is a known duplicate."""
         if edit_error is not None:
             child.status, child.reason = "invalid", edit_error
             return None
-        child.code_hash = code_hash(child.source, self.task.spec.language)
+        child.code_hash = self.variation.fingerprint(child.source)
         twin = self.hashes.get(child.code_hash)
         if twin is not None:
             child.status, child.duplicate_of = "rejected-duplicate", twin
-            child.reason = f"same code (normalized AST) as candidate {twin}"
+            child.reason = f"same {self.task.spec.kind} (once normalized) as candidate {twin}"
             return None
         self.hashes[child.code_hash] = child.id  # claim it now, so a twin in flight is caught too
         async with self._eval_slots:
-            result = await asyncio.to_thread(self.evaluator.evaluate, child.source, self._twin_of)
+            result = await self.evaluator.evaluate(child.source, baseline, self._twin_of)
         return self._apply_result(child, result)
 
     def _twin_of(self, behaviour_hash: str) -> str | None:
@@ -334,7 +352,8 @@ class Controller:
         cand.status, cand.reason = result.status, result.reason  # type: ignore[assignment]
         cand.metrics, cand.artifacts, cand.eval_stage = result.metrics, result.artifacts, result.stage
         cand.eval_wall_s, cand.eval_cpu_s, cand.peak_mem_mb = result.wall_s, result.cpu_s, result.peak_mem_mb
-        if result.status == "ok":
+        # an ok result without the objective was stopped early by its evaluator's cascade: it stays out of the archive
+        if result.status == "ok" and self.task.spec.objective in result.metrics:
             cand.score = result.metrics[self.task.spec.objective]
             cand.features = describe(cand.source, self.task.seed_source, cand.metrics, self.dims)
         return EvaluationRecord(
@@ -348,16 +367,39 @@ class Controller:
         self.stats.completed += 1
         self.stats.session_children += 1
         self.stats.by_status[child.status] += 1
+        self._note_spend(child)
         if child.status == "ok":
             self.feedback.pop(child.island, None)
         else:
             self.feedback[child.island] = f"{child.status}: {child.reason}"
         self._note_best(child)
 
+    def _note_spend(self, cand: Candidate) -> None:
+        """Add what evaluating `cand` cost (task-model calls, ...) to the run's totals."""
+        for name in SPEND_METRICS:
+            self.stats.spend[name] += cand.metrics.get(name, 0)
+        self.stats.tokens += int(cand.metrics.get("task_tokens", 0))
+        self.stats.cost_usd += cand.metrics.get("task_cost_usd", 0.0)
+
     def _note_best(self, cand: Candidate) -> None:
         if cand.status == "ok" and cand.score is not None and (
                 self.stats.best_score is None or self.task.better(cand.score, self.stats.best_score)):
             self.stats.best_score, self.stats.best_id = cand.score, cand.id
+            self.best = cand
+
+    def _fitness(self, cand: Candidate) -> float:
+        """Higher is better, whatever the task's direction."""
+        return (cand.score or 0.0) if self.maximize else -(cand.score or 0.0)
+
+    async def _conclude(self) -> None:
+        """Let the evaluator score the seeds and the best on its held-out data, and store those scores."""
+        if self.best is None:
+            return
+        scores = await self.evaluator.conclude(self.seeds, self.best)
+        if scores:
+            self.store.add_split_scores(self.run_id, scores)
+            self.stats.split_scores = scores
+            self.stats.spend["task_calls"] += sum(s.task_calls for s in scores)
 
 
 class SeedError(Exception):

@@ -18,9 +18,10 @@ def summarize(stats: RunStats) -> dict[str, str]:
     failures = " ".join(f"{k}={stats.by_status[k]}" for k in _FAILURES if stats.by_status[k]) or "none"
     if stats.llm_failures:
         failures += f" llm-errors={stats.llm_failures}"
+    saved = f" · {stats.twins} functional twins (evaluations saved)" if stats.twins else ""
     cost = f" ${stats.cost_usd:.4f}" if stats.cost_usd else ""
     return {"best": best, "rate": f"{stats.rate:.2f}/s", "tokens": f"{stats.tokens:,} tok{cost}",
-            "failures": failures}
+            "failures": failures, "saved": saved}
 
 
 class RunProgress:
@@ -30,10 +31,11 @@ class RunProgress:
         self.progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TextColumn("best [green]{task.fields[best]}[/] · {task.fields[rate]} · {task.fields[tokens]}"
-                       " · failures: {task.fields[failures]}"),
+                       " · failures: {task.fields[failures]}{task.fields[saved]}"),
             console=console, transient=False, refresh_per_second=4,
         )
-        self.task_id = self.progress.add_task(label, total=stats_target, best="n/a", rate="", tokens="", failures="")
+        self.task_id = self.progress.add_task(label, total=stats_target, best="n/a", rate="", tokens="", failures="",
+                                          saved="")
 
     def __enter__(self) -> RunProgress:
         self.progress.start()

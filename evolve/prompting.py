@@ -1,9 +1,15 @@
-"""Render the messages the engine sends, from the Jinja2 templates in `prompts/`, within the model's context."""
+"""Render the messages the engine sends, from the Jinja2 templates in `prompts/`, within the model's context.
+
+Two builders share one template folder: `PromptBuilder` asks for a better program (mutation.j2, repair.j2),
+`MetaPromptBuilder` asks for a better prompt (prompt_<operator>.j2: the meta-prompts of EvoPrompt, OPRO and
+the reflective operator). Both fall back to leaner renderings until the messages fit the model's budget.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
@@ -12,18 +18,34 @@ from evolve.resources import resource_dir
 from evolve.task import Task
 
 Messages = list[dict[str, str]]
+CountTokens = Callable[[str], int]
 _NOTE_CHARS = 600  # evaluator notes shown per prompt; small models have little context to spare
 
 
+def _environment(templates: Path | None) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates or resource_dir("prompts"))),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+
+
+def _first_fitting(system: str, users: Iterable[str], budget: int, count_tokens: CountTokens) -> Messages:
+    """The first (richest) user message that fits `budget` beside the system message, else the last (barest) one,
+    which the model may reject."""
+    system_tokens = count_tokens(system)
+    user = ""
+    for user in users:
+        if system_tokens + count_tokens(user) <= budget:
+            break
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
 class PromptBuilder:
-    """Builds mutation and repair prompts for one task; drops inspirations, then notes, to fit a token budget."""
+    """Builds mutation and repair prompts for one program task; drops inspirations, then notes, to fit."""
 
     def __init__(self, task: Task, templates: Path | None = None) -> None:
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(templates or resource_dir("prompts"))),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-        )
+        self.env = _environment(templates)
         self.task = task
         self.common = {
             "language": task.spec.language,
@@ -37,26 +59,52 @@ class PromptBuilder:
         ).strip()
 
     def mutation(self, sample: Sample, mode: str, feedback: str | None, budget: int,
-                 count_tokens: Callable[[str], int]) -> Messages:
+                 count_tokens: CountTokens) -> Messages:
         """The richest prompt that fits `budget` tokens (falls back to the barest one, which the model may reject)."""
         parent = sample.parent
         notes = _notes(parent.artifacts)
         attempts = [(sample.inspirations[:k], notes) for k in range(len(sample.inspirations), -1, -1)]
         attempts.append(([], ""))
-        system_tokens = count_tokens(self.system)
-        user = ""
-        for inspirations, parent_notes in attempts:
-            user = self.env.get_template("mutation.j2").render(
-                parent=parent, inspirations=inspirations, metrics=parent.metrics, parent_notes=parent_notes,
-                feedback=feedback, mode=mode, **self.common,
-            ).strip()
-            if system_tokens + count_tokens(user) <= budget:
-                break
-        return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
+        template = self.env.get_template("mutation.j2")
+        users = (template.render(parent=parent, inspirations=inspirations, metrics=parent.metrics,
+                                 parent_notes=parent_notes, feedback=feedback, mode=mode, **self.common).strip()
+                 for inspirations, parent_notes in attempts)
+        return _first_fitting(self.system, users, budget, count_tokens)
 
     def repair(self, messages: Messages, reply: str, error: str, mode: str) -> Messages:
         """A follow-up turn that shows the model why its reply could not be applied."""
         follow_up = self.env.get_template("repair.j2").render(error=error, mode=mode, **self.common).strip()
+        return [*messages, {"role": "assistant", "content": reply}, {"role": "user", "content": follow_up}]
+
+
+class MetaPromptBuilder:
+    """Builds the meta-prompts that ask the optimizer model for a new prompt template (prompt tasks)."""
+
+    def __init__(self, task: Task, templates: Path | None = None) -> None:
+        assert task.spec.prompt is not None, "meta-prompts are for prompt tasks"
+        self.env = _environment(templates)
+        self.common = {
+            "placeholder": task.spec.prompt.placeholder,
+            "objective": task.spec.objective,
+            "direction": task.spec.direction,
+        }
+        self.system = self.env.get_template("prompt_system.j2").render(
+            description=task.spec.description or "answer each problem correctly",
+            system_message=task.spec.system_message, **self.common,
+        ).strip()
+
+    def operator(self, name: str, context: dict[str, Any], budget: int, count_tokens: CountTokens) -> Messages:
+        """Render prompts/prompt_<name>.j2; to fit the budget, lists in `context` (history, examples, failures)
+        lose items from their front, where each operator puts the least useful ones."""
+        template = self.env.get_template(f"prompt_{name}.j2")
+        longest = max((len(v) for v in context.values() if isinstance(v, list)), default=0)
+        variants = [{k: v[-keep:] if isinstance(v, list) and keep else v for k, v in context.items()}
+                    for keep in range(longest, 0, -1)] or [context]
+        users = (template.render(**variant, **self.common).strip() for variant in variants)
+        return _first_fitting(self.system, users, budget, count_tokens)
+
+    def repair(self, messages: Messages, reply: str, error: str) -> Messages:
+        follow_up = self.env.get_template("prompt_repair.j2").render(error=error, **self.common).strip()
         return [*messages, {"role": "assistant", "content": reply}, {"role": "user", "content": follow_up}]
 
 

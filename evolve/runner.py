@@ -1,4 +1,8 @@
-"""Wire a run together: task + settings + store + sandbox + models + evaluator → a ready Controller."""
+"""Wire a run together: task + settings + store + sandbox + models + variation + evaluator → a ready Controller.
+
+The task's kind picks the variation and the evaluator: programs are mutated by edits and scored in the sandbox;
+prompts are varied by prompt-optimization operators and scored by a task model (no sandbox: nothing runs).
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from evaluators.answers import make_judge
 from evaluators.program import ProgramEvaluator
+from evaluators.prompt import PromptEvaluator
 from evolve import __version__
 from evolve.config import RunConfig, parse_run_config
 from evolve.controller import Controller, RunStats
 from evolve.errors import EvolveError
+from evolve.evaluation import Evaluator, ProgramEvaluation
 from evolve.features import resolve_dims
-from evolve.llm import LLMEnsemble, build_ensemble, default_models, parse_model_spec
+from evolve.llm import LLMEnsemble, build_ensemble, build_provider, default_models, parse_model_spec
+from evolve.llm.types import LLMProvider
+from evolve.program_variation import ProgramVariation
+from evolve.prompt_variation import PromptVariation
 from evolve.store import Store
 from evolve.task import Task, load_task
+from evolve.variation import Variation
 from sandbox import Limits, Sandbox, get_sandbox
 
 DEFAULT_STORAGE = "sqlite:///evolve.db"
@@ -37,24 +48,32 @@ class PreparedRun:
     config: RunConfig
 
 
-def settings_from_cli(models: list[str] | None, **flags: Any) -> dict[str, Any]:
+def settings_from_cli(models: list[str] | None, task_model: str | None = None, **flags: Any) -> dict[str, Any]:
     """Only the flags the user gave override the task's and the stored settings."""
     overrides = {k: v for k, v in flags.items() if v is not None}
     if models:
-        try:
-            overrides["models"] = [parse_model_spec(m).model_dump() for m in models]
-        except ValueError as exc:
-            raise EvolveError(f"--model: {exc}") from None
+        overrides["models"] = [_model_setting("--model", m) for m in models]
+    if task_model:
+        overrides["task_model"] = _model_setting("--task-model", task_model)
     return overrides
 
 
+def _model_setting(flag: str, spec: str) -> dict[str, Any]:
+    try:
+        return parse_model_spec(spec).model_dump()
+    except ValueError as exc:
+        raise EvolveError(f"{flag}: {exc}") from None
+
+
 def new_run(task_ref: str | Path, storage: str, overrides: dict[str, Any], on_update=None,
-            ensemble: LLMEnsemble | None = None) -> PreparedRun:
-    """Create a run in the store; `ensemble` replaces the configured models (tests, embedding in a program)."""
+            ensemble: LLMEnsemble | None = None, task_model: LLMProvider | None = None) -> PreparedRun:
+    """Create a run in the store; `ensemble` and `task_model` replace the configured models (tests, embedding)."""
     task = load_task(task_ref)
     config = parse_run_config({**task.spec.run, **overrides}, source=f"{task.spec_file} (run:) and the command line")
     if not config.models and ensemble is None:
         config.models = default_models(os.environ)
+    if task.spec.kind == "prompt" and config.task_model is None and task_model is None:
+        config.task_model = (config.models or default_models(os.environ))[0]
     store = Store(storage)
     sandbox = get_sandbox(config.sandbox)
     run_id = store.create_run(
@@ -62,12 +81,12 @@ def new_run(task_ref: str | Path, storage: str, overrides: dict[str, Any], on_up
         direction=task.spec.direction, config=config.model_dump(mode="json"),
         environment=_environment(task, sandbox.describe()),
     )
-    ctl = _controller(store, run_id, task, config, sandbox, on_update, ensemble)
+    ctl = _controller(store, run_id, task, config, sandbox, on_update, ensemble, task_model)
     return PreparedRun(ctl, store, run_id, task, config)
 
 
 def resume_run(run_ref: str, storage: str, overrides: dict[str, Any], on_update=None,
-               ensemble: LLMEnsemble | None = None) -> PreparedRun:
+               ensemble: LLMEnsemble | None = None, task_model: LLMProvider | None = None) -> PreparedRun:
     """Load a stored run's task and settings (plus `overrides`, e.g. more iterations) to continue it."""
     store = Store(storage)
     row = store.get_run(run_ref)
@@ -78,30 +97,65 @@ def resume_run(run_ref: str, storage: str, overrides: dict[str, Any], on_update=
     store.update_run_config(row["id"], config.model_dump(mode="json"))
     store.set_run_status(row["id"], "running")
     sandbox = get_sandbox(config.sandbox)
-    ctl = _controller(store, row["id"], task, config, sandbox, on_update, ensemble)
+    ctl = _controller(store, row["id"], task, config, sandbox, on_update, ensemble, task_model)
     return PreparedRun(ctl, store, row["id"], task, config)
 
 
 def _controller(store: Store, run_id: str, task: Task, config: RunConfig, sandbox: Sandbox, on_update,
-                ensemble: LLMEnsemble | None) -> Controller:
+                ensemble: LLMEnsemble | None, task_model: LLMProvider | None) -> Controller:
     spec = task.spec
+    variation: Variation
+    evaluator: Evaluator
+    if spec.kind == "prompt":
+        variation = PromptVariation(task, config.operators, config.paraphrases)
+        evaluator = _prompt_evaluator(task, config, store, task_model)
+    else:
+        variation = ProgramVariation(task, config.edit_mode)
+        evaluator = ProgramEvaluation(_program_evaluator(task, config, sandbox))
+    dims = resolve_dims(spec.features, task.seed_source, spec.objective, spec.best_known)
+    return Controller(store=store, run_id=run_id, task=task, config=config,
+                      ensemble=ensemble or build_ensemble(config.models), variation=variation, evaluator=evaluator,
+                      dims=dims, on_update=on_update or (lambda stats: None))
+
+
+def _program_evaluator(task: Task, config: RunConfig, sandbox: Sandbox) -> ProgramEvaluator:
+    spec = task.spec
+    assert task.evaluator_path is not None
     lim = config.limits or spec.limits
     limits = Limits(wall_s=lim.wall_s, cpu_s=lim.cpu_s or lim.wall_s, memory_mb=lim.memory_mb,
                     max_processes=lim.max_processes, file_size_mb=lim.file_size_mb, open_files=lim.open_files)
-    evaluator = ProgramEvaluator(
+    return ProgramEvaluator(
         evaluator_path=task.evaluator_path, program_name=task.seed_path.name, objective=spec.objective,
         thresholds=spec.cascade_thresholds, sandbox=sandbox, limits=limits, task_root=task.root,
         interface=spec.interface, candidate_files=task.candidate_files,
     )
-    dims = resolve_dims(spec.features, task.seed_source, spec.objective, spec.best_known)
-    return Controller(store=store, run_id=run_id, task=task, config=config, ensemble=ensemble or build_ensemble(config.models),
-                     evaluator=evaluator, dims=dims, on_update=on_update or (lambda stats: None))
+
+
+def _prompt_evaluator(task: Task, config: RunConfig, store: Store,
+                      task_model: LLMProvider | None) -> PromptEvaluator:
+    """The task model (configured, or given), the task's splits and answer settings, and the store's cache."""
+    prompt = task.spec.prompt
+    assert prompt is not None
+    model_key = None
+    if task_model is None:
+        assert config.task_model is not None
+        task_model = build_provider(config.task_model)
+        cfg = config.task_model
+        model_key = f"{cfg.label}@{cfg.base_url or cfg.path or ''}"  # the same name on two servers is two models
+    answer = prompt.answer
+    judge = make_judge(answer.extract, labels=answer.labels, metric_path=task.metric_path)
+    return PromptEvaluator(
+        model=task_model, model_key=model_key, dev=task.dev, test=task.test, judge=judge,
+        placeholder=prompt.placeholder, objective=task.spec.objective, store=store, minibatch=prompt.minibatch,
+        concurrency=config.task_concurrency, max_tokens=answer.max_tokens, temperature=answer.temperature,
+        seed=config.seed,
+    )
 
 
 def _environment(task: Task, sandbox_info: dict[str, Any]) -> dict[str, Any]:
     """What a reader needs to reproduce the run: versions, host, sandbox features, the task's files."""
     digest = hashlib.sha256()
-    for path in (task.spec_file, task.seed_path, task.evaluator_path):
+    for path in task.files:
         digest.update(path.read_bytes())
     return {
         "evolve": __version__, "python": sys.version.split()[0], "platform": platform.platform(),

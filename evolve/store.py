@@ -1,4 +1,5 @@
-"""Persistence: runs, candidates, LLM calls and evaluations in SQLite (WAL) or PostgreSQL, by URL.
+"""Persistence: runs, candidates, LLM calls, evaluations, the task model's cached answers and held-out scores,
+in SQLite (WAL) or PostgreSQL, by URL.
 
 Every child is written in one transaction with the LLM calls that produced it, so a run killed at any instant has
 either all of a candidate or none of it. Storage URLs follow SQLAlchemy (and Optuna): `sqlite:///evolve.db`,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     JSON, Column, Engine, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, create_engine, event,
     func, insert, select, update,
 )
+from sqlalchemy.exc import IntegrityError
 
 from evolve.candidate import Candidate, new_id
 
@@ -106,6 +108,34 @@ evaluations = Table(
     Column("peak_mem_mb", Float, nullable=False),
 )
 
+# The task model's answer to one filled-in prompt (prompt runs). Keyed by a hash of the model, its generation
+# settings and the exact messages, so any run in this store that asks the same again reuses the answer.
+task_outputs = Table(
+    "task_outputs", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("model", String(200), nullable=False),
+    Column("output", Text, nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Scores of a run's seed and best candidates on each split (prompt runs: dev during evolution, test after it).
+split_scores = Table(
+    "split_scores", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
+    Column("candidate_id", String(32), ForeignKey("candidates.id"), nullable=False),
+    Column("role", String(10), nullable=False),  # seed | best
+    Column("split", String(10), nullable=False),  # dev | test
+    Column("score", Float, nullable=False),
+    Column("examples", Integer, nullable=False),
+    Column("task_calls", Integer, nullable=False),  # task-model calls this scoring made (0: all cached)
+    Column("created_at", Float, nullable=False),
+    Index("ix_split_scores_run", "run_id"),
+)
+
 meta = Table("evolve_meta", metadata, Column("key", String(50), primary_key=True), Column("value", Text))
 
 _CANDIDATE_FIELDS = [f.name for f in fields(Candidate)]
@@ -140,6 +170,28 @@ class EvaluationRecord:
     wall_s: float
     cpu_s: float
     peak_mem_mb: float
+
+
+@dataclass
+class TaskOutput:
+    """A cached task-model answer."""
+
+    output: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass
+class SplitScore:
+    """One candidate's score on one split, as reported after a prompt run."""
+
+    candidate_id: str
+    role: str  # seed | best
+    split: str  # dev | test
+    score: float
+    examples: int
+    task_calls: int = 0
 
 
 @dataclass
@@ -291,6 +343,40 @@ class Store:
             rows = conn.execute(select(llm_calls).where(llm_calls.c.candidate_id == candidate_id)
                                 .order_by(llm_calls.c.created_at)).mappings().all()
         return [dict(r) for r in rows]
+
+    # the task model's answers (prompt runs)
+    def task_outputs(self, keys: list[str]) -> dict[str, TaskOutput]:
+        """Cached answers for those of `keys` that have one."""
+        found: dict[str, TaskOutput] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(keys), 500):  # stay under SQLite's bound-parameter limit
+                rows = conn.execute(select(task_outputs).where(task_outputs.c.key.in_(keys[start:start + 500])))
+                for row in rows.mappings():
+                    found[row["key"]] = TaskOutput(row["output"], row["prompt_tokens"], row["completion_tokens"],
+                                                   row["cost_usd"])
+        return found
+
+    def add_task_output(self, key: str, model: str, out: TaskOutput) -> None:
+        """Cache an answer; a concurrent writer of the same key already stored the same answer, which is kept."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(task_outputs).values(key=key, model=model, created_at=time.time(), **asdict(out)))
+        except IntegrityError:
+            pass
+
+    def add_split_scores(self, run_id: str, scores: list[SplitScore]) -> None:
+        with self.engine.begin() as conn:
+            for score in scores:
+                conn.execute(insert(split_scores).values(run_id=run_id, created_at=time.time(), **asdict(score)))
+
+    def split_scores(self, run_id: str) -> list[SplitScore]:
+        """The latest score per (role, split) of a run (a resumed run reports again when it ends)."""
+        q = select(split_scores).where(split_scores.c.run_id == run_id).order_by(split_scores.c.id)
+        with self.engine.connect() as conn:
+            latest = {(r["role"], r["split"], r["candidate_id"] if r["role"] == "seed" else ""):
+                      SplitScore(r["candidate_id"], r["role"], r["split"], r["score"], r["examples"], r["task_calls"])
+                      for r in conn.execute(q).mappings()}
+        return list(latest.values())
 
     def hashes(self, run_id: str) -> dict[str, str]:
         """code_hash -> id of the first evaluated candidate with it (what a duplicate points at)."""

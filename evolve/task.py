@@ -6,14 +6,52 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from evolve.config import FeatureSpec, LimitsSpec, config_error_from
 from evolve.errors import ConfigError
+from evolve.examples import Example, load_examples
 from evolve.resources import builtin_task_dirs
 
 # OpenEvolve's feature names mapped to ours; any other name is an evaluator metric.
 _OPENEVOLVE_FEATURES = {"complexity": "code_length", "diversity": "edit_distance"}
+
+
+class AnswerSpec(BaseModel):
+    """How a prompt task reads the task model's answer and scores it (`prompt.answer` in task.yaml)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # label: the target is a label, recognised by its verbalizers; number: the last number (or the one after
+    # "answer is"); exact: the answer line equals the target, ignoring case and punctuation; metric: the task's
+    # own score(output, example) -> float in [0, 1], from `metric`.
+    extract: Literal["label", "number", "exact", "metric"] = "exact"
+    labels: dict[str, list[str]] = Field(default_factory=dict)  # label -> words that mean it in an answer
+    metric: str | None = None  # a Python file in the task folder defining score(output, example)
+    max_tokens: int = Field(128, ge=1)  # the task model's answer length
+    temperature: float = Field(0.0, ge=0.0, le=2.0)  # 0: answers are reproducible, so caching them is sound
+
+    @model_validator(mode="after")
+    def _complete(self) -> AnswerSpec:
+        if self.extract == "label" and not self.labels:
+            raise ValueError("extract: label needs `labels` (label -> verbalizer words)")
+        if self.extract == "metric" and not self.metric:
+            raise ValueError("extract: metric needs `metric` (a file defining score(output, example))")
+        return self
+
+
+class PromptSpec(BaseModel):
+    """The `prompt:` section of a prompt task: its data, the placeholder and how answers are scored."""
+
+    model_config = ConfigDict(extra="forbid")
+    placeholder: str = Field("{input}", min_length=1)  # replaced by each example's input (plain text, no format)
+    dev: str  # JSONL split that evolution scores on
+    test: str  # JSONL split held out: scored once, for the seed and the best, after evolution
+    input_field: str = "input"
+    target_field: str = "target"
+    answer: AnswerSpec = Field(default_factory=AnswerSpec)
+    minibatch: int = Field(5, ge=1)  # a child is scored on the whole dev split only if it beats its parent here
+    max_prompt_tokens: int = Field(400, ge=16)  # longer children are refused as rambling
+    examples_shown: int = Field(3, ge=0, le=20)  # dev examples shown in OPRO and reflective meta-prompts
 
 
 class TaskSpec(BaseModel):
@@ -23,7 +61,7 @@ class TaskSpec(BaseModel):
     name: str
     kind: Literal["program", "prompt", "kernel"] = "program"
     description: str = ""
-    seed: str
+    seed: str | list[str]  # one file, or several (prompt tasks: the seed prompts of the initial population)
     evaluator: str = "evaluate.py"
     # call: evaluate(candidate) talks to the candidate in its own sandbox (evaluators/candidate_channel.py), so
     # a candidate cannot forge its score. path: OpenEvolve's evaluate(program_path), which imports the candidate
@@ -45,27 +83,69 @@ class TaskSpec(BaseModel):
         max_length=3,
     )
     run: dict[str, Any] = Field(default_factory=dict)  # defaults for RunConfig, validated when a run starts
+    prompt: PromptSpec | None = None  # kind: prompt only
+
+    @property
+    def seeds(self) -> list[str]:
+        return [self.seed] if isinstance(self.seed, str) else list(self.seed)
 
 
 class Task:
-    """A validated task: its folder, spec, seed source and evaluator path."""
+    """A validated task: its folder, spec, seed sources and evaluator path (or, for prompts, its splits)."""
 
     def __init__(self, root: Path, spec: TaskSpec, spec_file: Path, notes: list[str] | None = None) -> None:
         self.root = root
         self.spec = spec
         self.spec_file = spec_file
         self.notes = notes or []  # what the loader adapted or ignored, shown to the user
-        self.seed_path = _existing_file(root, spec.seed, spec_file, "seed")
-        self.evaluator_path = _existing_file(root, spec.evaluator, spec_file, "evaluator")
+        if not spec.seeds:
+            raise ConfigError(str(spec_file), "seed", "name at least one seed file")
+        if (spec.kind == "prompt") != (spec.prompt is not None):
+            raise ConfigError(str(spec_file), "prompt", "kind: prompt needs a `prompt:` section (dev and test "
+                              "split files at least)" if spec.prompt is None else
+                              f"the `prompt:` section is only for kind: prompt, not kind: {spec.kind}")
+        single = isinstance(spec.seed, str)
+        self.seed_paths = [_existing_file(root, rel, spec_file, "seed" if single else f"seed.{i}")
+                           for i, rel in enumerate(spec.seeds)]
+        self.seed_sources = [_read_seed(path) for path in self.seed_paths]
+        self.seed_path, self.seed_source = self.seed_paths[0], self.seed_sources[0]
         self.candidate_files = [_existing_file(root, name, spec_file, f"candidate_files[{i}]")
                                 for i, name in enumerate(spec.candidate_files)]
         for i, path in enumerate(self.candidate_files):
             if path.suffix != ".py" or not path.stem.isidentifier():
                 raise ConfigError(str(spec_file), f"candidate_files[{i}]",
                                   f"expected a Python module file name like driver.py, got {path.name!r}")
-        self.seed_source = self.seed_path.read_text(encoding="utf-8")
-        if not self.seed_source.strip():
-            raise ConfigError(str(self.seed_path), "", "the seed file is empty")
+        self.dev: list[Example] = []
+        self.test: list[Example] = []
+        self.metric_path: Path | None = None
+        self.evaluator_path: Path | None = None  # programs only
+        if spec.prompt is None:
+            self.evaluator_path = _existing_file(root, spec.evaluator, spec_file, "evaluator")
+            self.files = [spec_file, *self.seed_paths, self.evaluator_path, *self.candidate_files]
+        else:
+            self._load_prompt_data(spec.prompt)
+
+    def _load_prompt_data(self, prompt: PromptSpec) -> None:
+        """Splits, placeholder and answer settings of a prompt task, checked before any model is called."""
+        split_paths = {}
+        for split in ("dev", "test"):
+            path = _existing_file(self.root, getattr(prompt, split), self.spec_file, f"prompt.{split}")
+            split_paths[split] = path
+            examples = load_examples(path, input_field=prompt.input_field, target_field=prompt.target_field)
+            setattr(self, split, examples)
+            labels = prompt.answer.labels
+            for ex in examples if prompt.answer.extract == "label" else []:
+                if ex.target not in labels:
+                    raise ConfigError(f"{path} (example {ex.id})", prompt.target_field,
+                                      f"target {ex.target!r} is not one of prompt.answer.labels ({', '.join(labels)})")
+        for path, source in zip(self.seed_paths, self.seed_sources, strict=True):
+            if prompt.placeholder not in source:
+                raise ConfigError(str(path), "seed", f"the seed prompt lacks the placeholder {prompt.placeholder!r} "
+                                  "(set by prompt.placeholder in task.yaml) where each example's input goes")
+        if prompt.answer.metric:
+            self.metric_path = _existing_file(self.root, prompt.answer.metric, self.spec_file, "prompt.answer.metric")
+        extra = [self.metric_path] if self.metric_path else []
+        self.files = [self.spec_file, *self.seed_paths, *split_paths.values(), *extra]
 
     @property
     def name(self) -> str:
@@ -177,6 +257,13 @@ def _section(cfg: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(str(path), key, f"expected a mapping, got {type(value).__name__}")
     return value
+
+
+def _read_seed(path: Path) -> str:
+    source = path.read_text(encoding="utf-8")
+    if not source.strip():
+        raise ConfigError(str(path), "", "the seed file is empty")
+    return source
 
 
 def _existing_file(root: Path, rel: str, spec_file: Path, field: str) -> Path:
