@@ -13,10 +13,12 @@ single JSON object written to the file descriptor named by EVOLVE_RESULT_FD, nev
 prints can pass for a result.
 """
 
+import fcntl
 import importlib.util
 import json
 import math
 import os
+import resource
 import sys
 import time
 import traceback
@@ -88,10 +90,20 @@ def _cascade(module, spec, subject, report):
         report.update(stage=0, metrics=metrics, artifacts=artifacts)
 
 
+def _private_result_channel():
+    """Move the result fd to a high close-on-exec number and drop its name from the environment: with the
+    `path` interface the candidate shares this process, and should at least not be told where to write."""
+    fd = int(os.environ.pop("EVOLVE_RESULT_FD"))
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    private = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, max(3, min(512, soft // 2)))
+    os.close(fd)
+    return os.fdopen(private, "w")
+
+
 def main():
     evaluator_path, program_path, spec_json = sys.argv[1:4]
     spec = json.loads(spec_json)
-    out = os.fdopen(int(os.environ["EVOLVE_RESULT_FD"]), "w")
+    out = _private_result_channel()
     report = {"stage": 0, "metrics": {}, "artifacts": {}}
     try:
         module = _load(evaluator_path)

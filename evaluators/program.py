@@ -296,6 +296,9 @@ def interpret(outcome: Outcome, objective: str, limits: Limits, candidate: Outco
     if "error" in report:
         artifacts["traceback"] = str(report.get("traceback", ""))[-_TAIL:]
         return EvalResult("crashed", metrics, artifacts, reason=str(report["error"])[:500], stage=stage, **base)
+    if "skipped" in artifacts:  # the evaluator could not judge here (e.g. no CUDA device): not the candidate's fault
+        return EvalResult("skipped", metrics, artifacts, reason=f"skipped: {artifacts['skipped']}", stage=stage,
+                          **base)
     if "error" in artifacts:
         return EvalResult("invalid", metrics, artifacts, reason=artifacts["error"][:500], stage=stage, **base)
     value = metrics.get(objective)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 class EvalResult:
     """Status, float metrics and text artifacts (fed back to the LLM) of one evaluation, with its resource use."""
 
-    status: str  # ok | invalid | timeout | crashed | sandbox-violation
+    status: str  # ok | invalid | timeout | crashed | sandbox-violation | skipped
     metrics: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
     reason: str | None = None

@@ -7,8 +7,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 
-Status = Literal["ok", "invalid", "timeout", "crashed", "rejected-duplicate", "sandbox-violation"]
-STATUSES: tuple[str, ...] = ("ok", "invalid", "timeout", "crashed", "rejected-duplicate", "sandbox-violation")
+Status = Literal["ok", "invalid", "timeout", "crashed", "rejected-duplicate", "sandbox-violation", "skipped"]
+# skipped: the evaluation could not run on this machine (e.g. a kernel task without a CUDA device)
+STATUSES: tuple[str, ...] = ("ok", "invalid", "timeout", "crashed", "rejected-duplicate", "sandbox-violation",
+                             "skipped")
 
 
 def new_id() -> str:

@@ -131,6 +131,8 @@ class Controller:
             self.stats.by_status[seed.status] += 1
             self._note_spend(seed)
             self.hashes.setdefault(seed.code_hash, seed.id)
+            if seed.status == "skipped":
+                raise SeedError(f"the task cannot be evaluated on this machine: {seed.reason}")
             if seed.status != "ok" or seed.score is None:
                 raise SeedError(f"the seed {self.task.spec.kind} did not evaluate ({seed.status}): {seed.reason}")
             self.seeds.append(seed)

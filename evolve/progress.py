@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from evolve.controller import RunStats
 
-_FAILURES = ("invalid", "crashed", "timeout", "sandbox-violation", "rejected-duplicate")
+_FAILURES = ("invalid", "crashed", "timeout", "sandbox-violation", "rejected-duplicate", "skipped")
 
 
 def summarize(stats: RunStats) -> dict[str, str]:
