@@ -79,7 +79,7 @@ def _drive(prepared: PreparedRun, quiet: bool) -> None:
     fields = summarize(stats)
     console.print(f"stopped: {reason} · {stats.completed} children · best {fields['best']}"
                   f"{' (' + stats.best_id + ')' if stats.best_id else ''} · {fields['tokens']} · "
-                  f"failures: {fields['failures']}")
+                  f"failures: {fields['failures']}{fields['saved']}")
     if prepared.task.spec.kind == "prompt":
         _print_split_scores(stats.split_scores, prepared.task.spec.objective)
         spend = stats.spend
@@ -123,7 +123,7 @@ def run(
     eval_concurrency: Annotated[Optional[int], typer.Option(help="Sandboxed evaluations at once (default: cores).")] = None,
     islands: Annotated[Optional[int], typer.Option(help="Number of islands.")] = None,
     edit_mode: Annotated[Optional[str], typer.Option(help="auto | diff | rewrite.")] = None,
-    sandbox: Annotated[Optional[str], typer.Option(help="Sandbox backend: auto | process | none (unsafe).")] = None,
+    sandbox: Annotated[Optional[str], typer.Option(help="Sandbox backend: auto (warm as root, else process) | warm | process | docker | none (unsafe).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress display.")] = False,
 ) -> None:
     """Start a new evolution run on TASK and store everything in the database."""
@@ -203,17 +203,18 @@ def best(
 @app.command()
 @_friendly
 def tasks() -> None:
-    """List the built-in tasks."""
+    """List the built-in tasks: kind, objective, the seed's score and the best known value (and who holds it)."""
     from evolve.resources import builtin_task_dirs
     from evolve.task import load_task
 
-    table = Table("task", "kind", "objective", "best known", "description")
-    for name, path in builtin_task_dirs().items():
-        t = load_task(path)
-        table.add_row(name, t.spec.kind, f"{t.spec.objective} ({t.spec.direction})",
-                      "" if t.spec.best_known is None else f"{t.spec.best_known:g}",
-                      t.spec.description.strip().split(". ")[0][:80])
+    table = Table("task", "kind", "objective", "seed", "best known", "held by / reference", title="built-in tasks")
+    for name, path in sorted(builtin_task_dirs().items()):
+        spec = load_task(path).spec
+        table.add_row(name, spec.kind, f"{spec.objective} ({spec.direction[:3]})",
+                      "" if spec.seed_score is None else f"{spec.seed_score:.6g}",
+                      "" if spec.best_known is None else f"{spec.best_known:.6g}", spec.best_known_by[:70])
     console.print(table)
+    console.print("Run one with `evolve run NAME`; each task's README.md gives its source and scoring.")
 
 
 @app.command()
