@@ -5,8 +5,9 @@ The rules are deliberately simple (the engine only needs a readable reason to st
 - SIGXCPU, or SIGKILL with cpu time at the limit (the hard RLIMIT_CPU) -> "cpu time limit"
 - SIGXFSZ, or a non-zero exit with "File too large" (Python ignores SIGXFSZ, gets EFBIG) -> "file size limit"
 - a non-zero exit with an allocation failure message (MemoryError, ENOMEM, bad_alloc, numpy's "Unable to
-  allocate"), any other SIGKILL (the OOM killer), or SIGSEGV with peak memory over half the limit
-  -> "memory limit (RLIMIT_AS)"
+  allocate") or any other SIGKILL (the OOM killer) -> "memory limit (RLIMIT_AS)"
+- SIGSEGV with peak memory over half the limit -> "killed by signal SIGSEGV near the memory limit (RLIMIT_AS)"
+  (a failed allocation in C code, or a plain crash: peak memory also counts pages shared with the engine)
 - a non-zero exit with "Resource temporarily unavailable" (fork failing with EAGAIN)
   -> "process limit (RLIMIT_NPROC)"
 - any other signal -> "killed by signal NAME"
@@ -52,8 +53,10 @@ def classify(
         return CPU
     if sig == signal.SIGXFSZ:
         return FILE_SIZE
-    if sig == signal.SIGKILL or (sig == signal.SIGSEGV and peak_mem_mb > limits.memory_mb / 2):
+    if sig == signal.SIGKILL:
         return MEMORY
+    if sig == signal.SIGSEGV and peak_mem_mb > limits.memory_mb / 2:
+        return f"killed by signal SIGSEGV near the {MEMORY}"
     return f"killed by signal {_signal_name(sig)}"
 
 
