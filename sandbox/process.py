@@ -254,6 +254,10 @@ class ProcessSandbox:
         iso, _ = self._select()
         return run_in_mode(iso, argv, workdir, limits, readonly_paths, env, pass_fds, hidden_paths)
 
+    def isolation(self) -> Isolation:
+        """The mode this machine allows (probed once)."""
+        return self._select()[0]
+
     def describe(self) -> dict[str, object]:
         iso, seen = self._select()
         return {

@@ -17,7 +17,7 @@ _BACKENDS: dict[str, str] = {
 # "auto" takes the first that starts here: warm needs root, process works wherever namespaces or rlimits do.
 _AUTO_ORDER = ("warm", "process")
 _instances: dict[str, Sandbox] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()  # a backend may build on another (warm asks process which mode works)
 
 
 def get_sandbox(name: str = "auto") -> Sandbox:

@@ -99,6 +99,12 @@ class WarmSandbox:
     def __init__(self) -> None:
         if os.geteuid() != 0:
             raise WarmUnavailable("the warm sandbox needs root (a uid per job); use the process backend")
+        from .registry import get_sandbox
+
+        mode = get_sandbox("process").isolation()  # type: ignore[attr-defined]
+        if not (mode.namespaces and mode.drop_uid and not mode.user_namespace):
+            raise WarmUnavailable(f"the warm sandbox needs namespaces and a uid drop; this machine allows "
+                                  f"only: {mode.label}")
         self._lock = threading.Lock()
         self._zygotes: dict[tuple[tuple[Path, ...], tuple[Path, ...]], _Zygote] = {}
         self._observed: dict[str, object] | None = None

@@ -133,3 +133,14 @@ def test_non_python_argv_is_executed(warm, tmp_path):
     out = warm.run(["/bin/sh", "-c", "echo from-sh; id -u"], tmp_path, LIMITS)
     lines = out.stdout.split()
     assert lines[0] == "from-sh" and int(lines[1]) >= 1_900_000_000
+
+
+def test_without_namespaces_the_warm_backend_declines_and_auto_falls_back(monkeypatch):
+    from sandbox import process, registry
+    from sandbox.warm import WarmSandbox, WarmUnavailable
+
+    monkeypatch.setattr(process.ProcessSandbox, "isolation", lambda self: process.Isolation(False, False, True))
+    with pytest.raises(WarmUnavailable, match="needs namespaces"):
+        WarmSandbox()
+    monkeypatch.setattr(registry, "_instances", {})
+    assert get_sandbox("auto").name == "process"
