@@ -161,7 +161,7 @@ def status(
         table = Table("run", "task", "status", "children", "ok", "best", "updated", title=store.url)
         for r in store.list_runs():
             best = r["hi"] if r["direction"] == "maximize" else r["lo"]
-            table.add_row(r["id"], r["task_name"], r["status"], str((r["total"] or 1) - 1), str(r["n"] or 0),
+            table.add_row(r["id"], r["task_name"], r["status"], str(r["children"] or 0), str(r["n"] or 0),
                           "n/a" if best is None else f"{best:.6g}", _ago(r["updated_at"]))
         console.print(table)
         return
@@ -170,7 +170,7 @@ def status(
     usage = store.usage(row["id"])
     console.print(f"[bold]run {row['id']}[/] · task {row['task_name']} ({row['task_path']})")
     console.print(f"status: {row['status']}" + (f" ({row['stop_reason']})" if row["stop_reason"] else ""))
-    console.print(f"children: {store.count_candidates(row['id']) - 1} of {row['config']['iterations']} · "
+    console.print(f"children: {store.count_candidates(row['id'], children_only=True)} of {row['config']['iterations']} · "
                   f"by status: {store.status_counts(row['id'])}")
     console.print(f"tokens: {usage.tokens:,} · cost: ${usage.cost_usd:.4f}")
     console.print(f"best {row['objective']}: " + ("n/a" if best is None else f"{best.score:.6g} ({best.id})"))

@@ -260,9 +260,9 @@ class Store:
             counts = (select(candidates.c.run_id, func.count().label("n"), func.max(candidates.c.score).label("hi"),
                              func.min(candidates.c.score).label("lo"))
                       .where(candidates.c.status == "ok").group_by(candidates.c.run_id).subquery())
-            totals = (select(candidates.c.run_id, func.count().label("total"))
-                      .group_by(candidates.c.run_id).subquery())
-            q = (select(runs, counts.c.n, counts.c.hi, counts.c.lo, totals.c.total)
+            totals = (select(candidates.c.run_id, func.count().label("children"))
+                      .where(candidates.c.edit_kind != "seed").group_by(candidates.c.run_id).subquery())
+            q = (select(runs, counts.c.n, counts.c.hi, counts.c.lo, totals.c.children)
                  .outerjoin(counts, counts.c.run_id == runs.c.id)
                  .outerjoin(totals, totals.c.run_id == runs.c.id)
                  .order_by(runs.c.created_at))
@@ -318,10 +318,13 @@ class Store:
                                .order_by(order, candidates.c.seq).limit(1)).first()
         return self.get_candidate(row[0]) if row else None
 
-    def count_candidates(self, run_id: str) -> int:
+    def count_candidates(self, run_id: str, children_only: bool = False) -> int:
+        """All stored candidates, or only children (seeds excluded: a task may have several)."""
+        q = select(func.count()).select_from(candidates).where(candidates.c.run_id == run_id)
+        if children_only:
+            q = q.where(candidates.c.edit_kind != "seed")
         with self.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(candidates)
-                                .where(candidates.c.run_id == run_id)).scalar_one()
+            return conn.execute(q).scalar_one()
 
     def status_counts(self, run_id: str) -> dict[str, int]:
         with self.engine.connect() as conn:

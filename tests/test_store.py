@@ -74,3 +74,17 @@ def test_plain_path_is_a_sqlite_file(tmp_path):
     store = Store(str(tmp_path / "plain.db"))
     new_run(store)
     assert (tmp_path / "plain.db").exists()
+
+
+def test_children_are_counted_without_the_seeds(tmp_path):
+    """A prompt task may have several seeds: run listings count children, not candidates minus one."""
+    store = make_store(tmp_path)
+    run_id = new_run(store)
+    for i in range(2):
+        store.add_candidate(Candidate(run_id=run_id, source=f"seed {i}", edit_kind="seed", score=1.0))
+    for i in range(3):
+        store.add_candidate(Candidate(run_id=run_id, source=f"child {i}", edit_kind="rewrite", score=2.0))
+    assert store.count_candidates(run_id) == 5
+    assert store.count_candidates(run_id, children_only=True) == 3
+    [row] = store.list_runs()
+    assert row["children"] == 3 and row["n"] == 5
