@@ -43,6 +43,10 @@ _SCRATCH = (Path("/tmp"), Path("/dev/shm"))
 _ROOT_NAMESPACES = Isolation(namespaces=True, user_namespace=False, drop_uid=True)
 
 
+class _ZygoteGone(OSError):
+    """The zygote's socket is broken (it died): the run is retried on a fresh zygote."""
+
+
 class WarmUnavailable(RuntimeError):
     """This machine cannot run the warm path (it needs root for per-job uids)."""
 
@@ -63,22 +67,27 @@ class _Zygote:
         argv = [sys.executable, "-I", str(ZYGOTE), str(zygote_end.fileno())]
         self.outcome: Outcome | None = None
 
+        plan = _ClosingAfterStart(chain, zygote_end)
+
         def run() -> None:
             try:
-                self.outcome = execute(argv, self.jobs_root, _ZYGOTE_LIMITS, None, chain, (zygote_end.fileno(),))
+                self.outcome = execute(argv, self.jobs_root, _ZYGOTE_LIMITS, None, plan, (zygote_end.fileno(),))
             finally:
                 chain.close()
 
         self._thread = threading.Thread(target=run, name="evolve-zygote", daemon=True)
         self._thread.start()
-        self._zygote_end = zygote_end  # closed once the zygote holds it (after its first job is accepted)
+        self._zygote_end = zygote_end
 
     def alive(self) -> bool:
         return self._thread.is_alive()
 
     def submit(self, job: dict, fds: list[int]) -> None:
         with self._send_lock:
-            socket.send_fds(self._engine_end, [json.dumps(job).encode()], fds)
+            try:
+                socket.send_fds(self._engine_end, [json.dumps(job).encode()], fds)
+            except OSError as exc:
+                raise _ZygoteGone(str(exc)) from exc
             self._jobs += 1
 
     def job_dir(self) -> Path:
@@ -91,6 +100,21 @@ class _Zygote:
         self._engine_end.close()
         self._zygote_end.close()
         shutil.rmtree(self.jobs_root, ignore_errors=True)
+
+
+class _ClosingAfterStart:
+    """The zygote's ChildPlan, plus: once the zygote runs, the engine drops its copy of the zygote's socket end,
+    so a zygote that dies shows up as a broken socket rather than a job that never reports."""
+
+    def __init__(self, plan: _Chain, zygote_end: socket.socket) -> None:
+        self._plan, self._zygote_end = plan, zygote_end
+
+    def started(self, popen) -> None:  # noqa: ANN001 - subprocess.Popen[bytes]
+        self._plan.started(popen)
+        self._zygote_end.close()
+
+    def __getattr__(self, name: str):  # preexec, kill, exit, close: the chain's own
+        return getattr(self._plan, name)
 
 
 class WarmSandbox:
@@ -121,8 +145,16 @@ class WarmSandbox:
         hidden_paths: Sequence[Path] = (),
     ) -> Outcome:
         workdir = Path(workdir).resolve(strict=True)
-        zygote = self._zygote([Path(p).resolve(strict=True) for p in readonly_paths],
-                              [Path(p).resolve(strict=True) for p in hidden_paths])
+        readonly = [Path(p).resolve(strict=True) for p in readonly_paths]
+        hidden = [Path(p).resolve(strict=True) for p in hidden_paths]
+        zygote = self._zygote(readonly, hidden)
+        try:
+            return self._run_on(zygote, argv, workdir, limits, env, pass_fds)
+        except _ZygoteGone:  # it died (e.g. killed from outside): once more on a new one
+            return self._run_on(self._zygote(readonly, hidden, dead=zygote), argv, workdir, limits, env, pass_fds)
+
+    def _run_on(self, zygote: _Zygote, argv: list[str], workdir: Path, limits: Limits,
+                env: Mapping[str, str] | None, pass_fds: Sequence[int]) -> Outcome:
         with identity.uid_slot() as uid:
             folder = zygote.job_dir()
             try:
@@ -166,11 +198,11 @@ class WarmSandbox:
         exit_ = Exit(returncode, float(report["cpu_s"]), float(report["maxrss_kb"]) / 1024)
         return sinks.outcome(exit_, bool(report["timed_out"]), wall_s, limits)
 
-    def _zygote(self, readonly: list[Path], hidden: list[Path]) -> _Zygote:
+    def _zygote(self, readonly: list[Path], hidden: list[Path], dead: _Zygote | None = None) -> _Zygote:
         key = (tuple(sorted(readonly)), tuple(sorted(hidden)))
         with self._lock:
             zygote = self._zygotes.pop(key, None)  # re-inserted last: the dict is kept in LRU order
-            if zygote is None or not zygote.alive():
+            if zygote is None or zygote is dead or not zygote.alive():
                 if zygote is not None:
                     zygote.close()
                 zygote = _Zygote(readonly, hidden)

@@ -144,3 +144,17 @@ def test_without_namespaces_the_warm_backend_declines_and_auto_falls_back(monkey
         WarmSandbox()
     monkeypatch.setattr(registry, "_instances", {})
     assert get_sandbox("auto").name == "process"
+
+
+def test_a_zygote_killed_from_outside_is_replaced(warm, tmp_path):
+    import psutil
+
+    assert run(warm, "pass", tmp_path).returncode == 0
+    zygotes = [p for p in psutil.process_iter(["cmdline"]) if "zygote.py" in " ".join(p.info["cmdline"] or [])
+               and any(parent.pid == os.getpid() for parent in p.parents())]
+    assert zygotes
+    for proc in zygotes:
+        proc.kill()
+    psutil.wait_procs(zygotes, timeout=5)
+    out = run(warm, "print('after')", tmp_path)
+    assert out.returncode == 0 and out.stdout.strip() == "after", out.stderr
