@@ -16,7 +16,6 @@ from collections import Counter
 import pytest
 
 from evolve.llm import (
-    Budget,
     LLMEnsemble,
     LLMError,
     LLMProvider,
@@ -510,23 +509,7 @@ def test_token_counting_falls_back_to_len_over_4(monkeypatch):
     assert tokens_mod.count_tokens("abcdefghi") == 3
 
 
-# ---------------------------------------------------------------- budget and the stub server itself
-
-
-def test_budget_stops_by_dollars_or_tokens():
-    budget = Budget(max_usd=0.01)
-    budget.check()
-    budget.charge(Usage(100, 100, 0.006))
-    budget.check()
-    budget.charge(Usage(100, 100, 0.006))
-    with pytest.raises(LLMError) as err:
-        budget.check()
-    assert err.value.kind == "budget" and not err.value.retryable
-    tokens = Budget(max_tokens=250)
-    tokens.charge(Usage(200, 49))
-    tokens.check()
-    tokens.charge(Usage(0, 1))
-    assert tokens.exhausted
+# ---------------------------------------------------------------- the stub server itself
 
 
 async def test_stub_server_lists_models_and_is_fast():

@@ -1,7 +1,6 @@
 """The LLM layer: providers (OpenAI/compatible, Anthropic, embedded local GGUF, scripted), retries, token
 counting, pricing and the weighted ensemble. See docs/architecture.md for the contracts."""
 
-from .budget import Budget
 from .ensemble import LLMEnsemble
 from .factory import build_ensemble, build_provider
 from .local import LocalModelUnavailable
@@ -13,7 +12,6 @@ from .tokens import count_message_tokens, count_tokens
 from .types import LLMError, LLMProvider, Reply, Usage
 
 __all__ = [
-    "Budget",
     "LLMEnsemble",
     "LLMError",
     "LLMProvider",
