@@ -23,7 +23,6 @@ from evolve.llm import (
     Reply,
     RetryPolicy,
     ScriptedProvider,
-    Usage,
     build_ensemble,
     build_provider,
     count_tokens,

@@ -9,7 +9,6 @@ import importlib.util
 import math
 import re
 import statistics
-import sys
 import textwrap
 import time
 from pathlib import Path
