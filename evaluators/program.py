@@ -62,14 +62,13 @@ class ProgramEvaluator:
         self._probes_loaded = False
 
     @classmethod
-    def for_task(cls, task: Any, sandbox: Sandbox, limits: Limits | None = None) -> ProgramEvaluator:
-        """The evaluator of a loaded task (evolve.task.Task), with the task's own limits unless given."""
+    def for_task(cls, task: Any, sandbox: Sandbox, limits_spec: Any = None) -> ProgramEvaluator:
+        """The evaluator of a loaded task (evolve.task.Task) under `limits_spec` (a run's LimitsSpec), or the
+        task's own limits."""
         spec = task.spec
-        if limits is None:
-            lim = spec.limits
-            limits = Limits(wall_s=lim.wall_s, cpu_s=lim.cpu_s or lim.wall_s, memory_mb=lim.memory_mb,
-                            max_processes=lim.max_processes, file_size_mb=lim.file_size_mb,
-                            open_files=lim.open_files)
+        lim = limits_spec or spec.limits
+        limits = Limits(wall_s=lim.wall_s, cpu_s=lim.cpu_s or lim.wall_s, memory_mb=lim.memory_mb,
+                        max_processes=lim.max_processes, file_size_mb=lim.file_size_mb, open_files=lim.open_files)
         return cls(evaluator_path=task.evaluator_path, program_name=task.seed_path.name, objective=spec.objective,
                    thresholds=spec.cascade_thresholds, sandbox=sandbox, limits=limits, task_root=task.root,
                    interface=spec.interface, candidate_files=task.candidate_files)

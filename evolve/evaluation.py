@@ -9,15 +9,12 @@ metrics under the `SPEND_METRICS` names, which the controller totals for the pro
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Protocol
 
-from evaluators.program import ProgramEvaluator
+from evaluators.program import ProgramEvaluator, TwinLookup
 from evaluators.result import EvalResult
 from evolve.candidate import Candidate
 from evolve.store import SplitScore
-
-TwinLookup = Callable[[str], "str | None"]  # behaviour hash -> id of a known candidate that behaves the same
 
 #: Metrics that measure what an evaluation spent rather than how good the candidate is.
 SPEND_METRICS = ("task_calls", "cache_hits", "examples_skipped", "task_tokens", "task_cost_usd")

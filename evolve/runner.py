@@ -30,7 +30,7 @@ from evolve.prompt_variation import PromptVariation
 from evolve.store import Store
 from evolve.task import Task, load_task
 from evolve.variation import Variation
-from sandbox import Limits, Sandbox, get_sandbox
+from sandbox import Sandbox, get_sandbox
 
 DEFAULT_STORAGE = "sqlite:///evolve.db"
 
@@ -111,24 +111,11 @@ def _controller(store: Store, run_id: str, task: Task, config: RunConfig, sandbo
         evaluator = _prompt_evaluator(task, config, store, task_model)
     else:
         variation = ProgramVariation(task, config.edit_mode)
-        evaluator = ProgramEvaluation(_program_evaluator(task, config, sandbox))
+        evaluator = ProgramEvaluation(ProgramEvaluator.for_task(task, sandbox, config.limits))
     dims = resolve_dims(spec.features, task.seed_source, spec.objective, spec.best_known)
     return Controller(store=store, run_id=run_id, task=task, config=config,
                       ensemble=ensemble or build_ensemble(config.models), variation=variation, evaluator=evaluator,
                       dims=dims, on_update=on_update or (lambda stats: None))
-
-
-def _program_evaluator(task: Task, config: RunConfig, sandbox: Sandbox) -> ProgramEvaluator:
-    spec = task.spec
-    assert task.evaluator_path is not None
-    lim = config.limits or spec.limits
-    limits = Limits(wall_s=lim.wall_s, cpu_s=lim.cpu_s or lim.wall_s, memory_mb=lim.memory_mb,
-                    max_processes=lim.max_processes, file_size_mb=lim.file_size_mb, open_files=lim.open_files)
-    return ProgramEvaluator(
-        evaluator_path=task.evaluator_path, program_name=task.seed_path.name, objective=spec.objective,
-        thresholds=spec.cascade_thresholds, sandbox=sandbox, limits=limits, task_root=task.root,
-        interface=spec.interface, candidate_files=task.candidate_files,
-    )
 
 
 def _prompt_evaluator(task: Task, config: RunConfig, store: Store,
