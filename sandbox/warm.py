@@ -61,7 +61,6 @@ class _Zygote:
         self.jobs_root.chmod(0o711)
         self._engine_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._send_lock = threading.Lock()
-        self._jobs = 0
         chain = _Chain(_ROOT_NAMESPACES, self.jobs_root, [*readonly, ZYGOTE.parent.parent], None, _ZYGOTE_LIMITS,
                        hide_untraversable=True, hidden=hidden)
         argv = [sys.executable, "-I", str(ZYGOTE), str(zygote_end.fileno())]
@@ -88,13 +87,9 @@ class _Zygote:
                 socket.send_fds(self._engine_end, [json.dumps(job).encode()], fds)
             except OSError as exc:
                 raise _ZygoteGone(str(exc)) from exc
-            self._jobs += 1
 
     def job_dir(self) -> Path:
-        with self._send_lock:
-            path = self.jobs_root / f"job-{self._jobs}-{threading.get_ident()}-{time.monotonic_ns()}"
-        path.mkdir()
-        return path
+        return Path(tempfile.mkdtemp(prefix="job-", dir=self.jobs_root))
 
     def close(self) -> None:
         self._engine_end.close()
