@@ -28,7 +28,7 @@ import pytest
 
 from evaluators.program import ProgramEvaluator
 from evolve.task import load_task
-from sandbox import Limits, get_sandbox
+from sandbox import get_sandbox
 from sandbox.identity import SLOT_BASE_UID
 from tests.support.docker_engine import ensure_engine
 
@@ -79,23 +79,8 @@ def world(request, tmp_path_factory):
     for path in (holder, task_dir, *task_dir.iterdir()):
         path.chmod(0o755 if path.is_dir() else 0o644)
     task = load_task(task_dir)
-    lim = task.spec.limits
-    evaluator = ProgramEvaluator(
-        evaluator_path=task.evaluator_path,
-        program_name=task.seed_path.name,
-        objective=task.spec.objective,
-        thresholds=[],
-        sandbox=get_sandbox("process"),
-        task_root=task.root,
-        limits=Limits(
-            wall_s=lim.wall_s,
-            cpu_s=lim.wall_s,
-            memory_mb=lim.memory_mb,
-            max_processes=lim.max_processes,
-            file_size_mb=lim.file_size_mb,
-            open_files=lim.open_files,
-        ),
-    )
+    evaluator = ProgramEvaluator.for_task(task, get_sandbox(request.param))
+    assert evaluator.sandbox.name == request.param
     old_key = os.environ.get("OPENAI_API_KEY")
     os.environ["OPENAI_API_KEY"] = PLANTED_KEY
     listener = Listener()
