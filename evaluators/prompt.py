@@ -25,7 +25,7 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 from evaluators.answers import Judge, Judgement
 from evaluators.result import EvalResult
@@ -53,7 +53,8 @@ class Answered:
 
 @dataclass
 class Spend:
-    """What scoring one candidate cost (reported in its metrics under evolve.evaluation.SPEND_METRICS names)."""
+    """What scoring one candidate cost, reported in its metrics; these field names are the loop's
+    SPEND_METRICS."""
 
     task_calls: int = 0
     cache_hits: int = 0
@@ -62,8 +63,10 @@ class Spend:
     examples_skipped: int = 0
 
     def metrics(self) -> dict[str, float]:
-        return {"task_calls": self.task_calls, "cache_hits": self.cache_hits, "task_tokens": self.task_tokens,
-                "task_cost_usd": self.task_cost_usd, "examples_skipped": self.examples_skipped}
+        return asdict(self)
+
+
+SPEND_METRICS = tuple(f.name for f in fields(Spend))
 
 
 class PromptEvaluator:

@@ -12,12 +12,11 @@ import asyncio
 from typing import Protocol
 
 from evaluators.program import ProgramEvaluator, TwinLookup
+from evaluators.prompt import SPEND_METRICS  # noqa: F401 - re-exported: what an evaluation spent, not its quality
 from evaluators.result import EvalResult
 from evolve.candidate import Candidate
 from evolve.store import SplitScore
 
-#: Metrics that measure what an evaluation spent rather than how good the candidate is.
-SPEND_METRICS = ("task_calls", "cache_hits", "examples_skipped", "task_tokens", "task_cost_usd")
 
 
 class Evaluator(Protocol):
