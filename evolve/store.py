@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Column, Engine, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, create_engine, event,
-    func, insert, select, update,
+    JSON, Column, Engine, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, bindparam, create_engine,
+    event, func, insert, select, update,
 )
 from sqlalchemy.exc import IntegrityError
 
@@ -137,6 +137,11 @@ split_scores = Table(
 )
 
 meta = Table("evolve_meta", metadata, Column("key", String(50), primary_key=True), Column("value", Text))
+
+# Statements of the per-child write, built once (see Store.add_candidate).
+_NEXT_SEQ = (select(func.coalesce(func.max(candidates.c.seq), -1) + 1)
+             .where(candidates.c.run_id == bindparam("run_id")))
+_TOUCH_RUN = update(runs).where(runs.c.id == bindparam("run_id")).values(updated_at=bindparam("now"))
 
 _CANDIDATE_FIELDS = [f.name for f in fields(Candidate)]
 
@@ -270,17 +275,19 @@ class Store:
 
     # candidates
     def add_candidate(self, cand: Candidate, calls: list[LLMCallRecord] = (), evaluation: EvaluationRecord | None = None) -> Candidate:
-        """Write a candidate with its LLM calls and evaluation in one transaction; assigns `cand.seq`."""
+        """Write a candidate with its LLM calls and evaluation in one transaction; assigns `cand.seq`.
+
+        The statements are built once (module constants) and take their values as parameters: building
+        `insert(...).values(**row)` per child made SQLAlchemy compile a new cache key each time, a third of
+        the engine's own time per child in the loop benchmark."""
         with self.engine.begin() as conn:
-            seq = conn.execute(select(func.coalesce(func.max(candidates.c.seq), -1) + 1)
-                               .where(candidates.c.run_id == cand.run_id)).scalar_one()
-            cand.seq = seq
-            conn.execute(insert(candidates).values(**asdict(cand)))
-            for call in calls:
-                conn.execute(insert(llm_calls).values(**self._call_row(cand.run_id, call, cand.id)))
+            cand.seq = conn.execute(_NEXT_SEQ, {"run_id": cand.run_id}).scalar_one()
+            conn.execute(insert(candidates), asdict(cand))
+            if calls:
+                conn.execute(insert(llm_calls), [self._call_row(cand.run_id, call, cand.id) for call in calls])
             if evaluation is not None:
-                conn.execute(insert(evaluations).values(candidate_id=cand.id, **asdict(evaluation)))
-            conn.execute(update(runs).where(runs.c.id == cand.run_id).values(updated_at=time.time()))
+                conn.execute(insert(evaluations), {"candidate_id": cand.id, **asdict(evaluation)})
+            conn.execute(_TOUCH_RUN, {"run_id": cand.run_id, "now": time.time()})
         return cand
 
     def add_failed_call(self, run_id: str, call: LLMCallRecord) -> None:

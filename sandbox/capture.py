@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import collections
 import os
+import selectors
 import threading
+import time
+from collections.abc import Callable, Collection, Mapping
 
 _CHUNK = 1 << 16
 
@@ -63,3 +66,28 @@ def drain(fd: int, sink: BoundedSink) -> threading.Thread:
     thread = threading.Thread(target=pump, name=f"sandbox-drain-{fd}", daemon=True)
     thread.start()
     return thread
+
+
+def pump(feeds: Mapping[int, Callable[[bytes], None]], deadline: float, until_closed: Collection[int] = ()) -> set[int]:
+    """Read every fd in ``feeds`` into its feed on the calling thread, closing each at EOF, until the fds in
+    ``until_closed`` (all of them if empty) are closed or the monotonic ``deadline`` passes. Returns the fds
+    still open (the caller pumps them again or closes them). One thread for all of a run's pipes: on the warm
+    path a thread per pipe cost more than the job itself (thread starts and GIL hand-offs)."""
+    awaited = set(until_closed or feeds)
+    open_fds = set(feeds)
+    with selectors.DefaultSelector() as selector:
+        for fd in open_fds:
+            selector.register(fd, selectors.EVENT_READ)
+        while awaited & open_fds:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            for key, _ in selector.select(remaining):
+                chunk = os.read(key.fd, _CHUNK)
+                if chunk:
+                    feeds[key.fd](chunk)
+                else:
+                    selector.unregister(key.fd)
+                    os.close(key.fd)
+                    open_fds.discard(key.fd)
+    return open_fds

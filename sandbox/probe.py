@@ -34,7 +34,7 @@ report = {
     "gid": os.getgid(),
     "groups": os.getgroups(),
     "network_isolated": [name for _, name in socket.if_nameindex()] in ([], ["lo"]),
-    "pid_namespace": os.getpid() == 2,
+    "pid_namespace": os.getpid() <= 2,  # the namespace's init (warm) or its first child (process)
     "private_proc": len([p for p in os.listdir("/proc") if p.isdigit()]) <= 2,
     "readonly_root": bool(os.statvfs("/").f_flag & os.ST_RDONLY),
     "private_tmp": not os.path.exists(sys.argv[1]) and writable("/tmp/evolve-probe"),

@@ -14,10 +14,8 @@ copied back, which no caller needs).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import select
 import shutil
 import socket
 import sys
@@ -29,6 +27,7 @@ from pathlib import Path
 
 from . import identity, probe, rlimits
 from .api import Limits, Outcome
+from .capture import BoundedSink, pump
 from .env import minimal_env
 from .process import Isolation, _Chain
 from .runner import Exit, Sinks, execute
@@ -39,6 +38,7 @@ _ZYGOTE_LIMITS = Limits(wall_s=7 * 86400, cpu_s=365 * 86400, memory_mb=1 << 20, 
 _MAX_ZYGOTES = 8
 _REPORT_GRACE_S = 10.0  # beyond the job's wall limit, how long to wait for the zygote's report
 _DRAIN_GRACE_S = 2.0
+_REPORT_CAP = 1 << 16  # bytes; a report is a few dozen
 _SCRATCH = (Path("/tmp"), Path("/dev/shm"))
 _ROOT_NAMESPACES = Isolation(namespaces=True, user_namespace=False, drop_uid=True)
 
@@ -180,18 +180,20 @@ class WarmSandbox:
             raise
         for fd in (out_w, err_w, res_w, rep_w):
             os.close(fd)
-        sinks = Sinks(limits)
-        drains = sinks.drain(out_r, err_r, res_r)
-        report = _read_report(rep_r, limits.wall_s + _REPORT_GRACE_S)
+        sinks, report = Sinks(limits), BoundedSink(_REPORT_CAP, 0)
+        feeds = {out_r: sinks.stdout.feed, err_r: sinks.stderr.feed, res_r: sinks.result.feed, rep_r: report.feed}
+        left = pump(feeds, start + limits.wall_s + _REPORT_GRACE_S, until_closed=[rep_r])
         wall_s = time.monotonic() - start
-        deadline = time.monotonic() + _DRAIN_GRACE_S
-        for thread in drains:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        if "error" in report:
-            raise RuntimeError(report["error"])
-        returncode = os.waitstatus_to_exitcode(int(report["status"]))
-        exit_ = Exit(returncode, float(report["cpu_s"]), float(report["maxrss_kb"]) / 1024)
-        return sinks.outcome(exit_, bool(report["timed_out"]), wall_s, limits)
+        if left:  # the report is in: what the job wrote last is still in its pipes
+            left = pump({fd: feeds[fd] for fd in left}, time.monotonic() + _DRAIN_GRACE_S)
+        for fd in left:
+            os.close(fd)
+        parsed = _parse_report(report.head(), timed_out=rep_r in left)
+        if "error" in parsed:
+            raise RuntimeError(parsed["error"])
+        returncode = os.waitstatus_to_exitcode(int(parsed["status"]))
+        exit_ = Exit(returncode, float(parsed["cpu_s"]), float(parsed["maxrss_kb"]) / 1024)
+        return sinks.outcome(exit_, bool(parsed["timed_out"]), wall_s, limits)
 
     def _zygote(self, readonly: list[Path], hidden: list[Path], dead: _Zygote | None = None) -> _Zygote:
         key = (tuple(sorted(readonly)), tuple(sorted(hidden)))
@@ -230,21 +232,12 @@ class WarmSandbox:
             self._zygotes.clear()
 
 
-def _read_report(fd: int, timeout_s: float) -> dict:
-    """The zygote's JSON report on `fd` (closed here), or an error when it never comes."""
+def _parse_report(raw: bytes, timed_out: bool) -> dict:
+    """The zygote's JSON report on a job, or an error saying why there is none."""
+    if timed_out:
+        return {"error": "the warm sandbox's zygote did not report on a job (it may have died)"}
     try:
-        chunks = []
-        deadline = time.monotonic() + timeout_s
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                return {"error": "the warm sandbox's zygote did not report on a job (it may have died)"}
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return json.loads(b"".join(chunks) or b'{"error": "the warm sandbox job ended without a report"}')
-    finally:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-
+        report = json.loads(raw or b'{"error": "the warm sandbox job ended without a report"}')
+    except ValueError:
+        return {"error": f"the warm sandbox's zygote sent an unreadable report: {raw[:200]!r}"}
+    return report if isinstance(report, dict) else {"error": "the warm sandbox's zygote sent a bad report"}

@@ -8,12 +8,18 @@ what a cold run gets: its own mount namespace (private /tmp and /dev/shm, its wo
 caller gave), its own PID namespace (whatever it starts dies with it), its own uid slot, rlimits and
 no_new_privs. Per job the chain is
 
-    zygote ─ S (job supervisor: mounts, deadline, report) ─ I (pid 1 of the job's namespace, reaper)
-                                                            └─ C (the job: drops to its uid, runs argv)
+    zygote ─ S (job supervisor: mounts, deadline, report) ─ C (pid 1 of the job's namespace: drops to its
+                                                               uid, runs argv)
+
+C is the namespace's init, so when it ends the kernel kills everything it started (double forks and setsid
+included) and S reads its exit status and resource use straight from wait4. Two forks per job, not three:
+on these machines a fork of the zygote costs 1-2 ms, which is most of a job.
 
 A job arrives as one SEQPACKET message: JSON plus the fds [stdout, stderr, result, report, *pass_fds]; S writes
 one JSON report (wait status, cpu, peak memory, timed out) to the report fd. C runs a Python argv in-process
-(`python [-flags] script args` or `-c code`) because this interpreter is already warm; anything else is exec'd.
+(`python [-flags] script args` or `-c code`) because this interpreter is already warm; the script is compiled
+once by the zygote and the code object reused by every later job (the harness and the candidate channel
+otherwise cost a compile each); anything else is exec'd.
 """
 
 from __future__ import annotations
@@ -25,15 +31,14 @@ import runpy
 import select
 import signal
 import socket
-import struct
 import sys
 import traceback
+import types
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from sandbox import linux as L  # noqa: E402
 from sandbox import rlimits  # noqa: E402
 
-_STATUS = struct.Struct("<idd")  # wait status, cpu seconds, ru_maxrss KiB
 _MAX_MESSAGE = 1 << 20
 
 
@@ -57,6 +62,7 @@ def serve(control: socket.socket) -> None:
         if not data:
             return
         job = json.loads(data)
+        _compile_script(job["argv"])
         if os.fork() == 0:
             try:
                 control.close()
@@ -86,25 +92,18 @@ def _supervise(job: dict, fds: list[int]) -> None:
         os.setsid()
         L.unshare(L.CLONE_NEWNS | L.CLONE_NEWPID)
         _mount_job_view(job)
-        status_r, status_w = os.pipe()
-        init = os.fork()
-        if init == 0:
-            os.close(status_r)
-            _init(job, fds, status_w)
-        os.close(status_w)
+        child = os.fork()
+        if child == 0:
+            _candidate(job, fds)
         for fd in fds[:3] + fds[4:]:  # only the job holds its pipes: their ends see EOF when it ends
             os.close(fd)
-        pidfd = os.pidfd_open(init)
+        pidfd = os.pidfd_open(child)
         timed_out = not select.select([pidfd], [], [], deadline_s)[0]
         if timed_out:
-            os.kill(init, signal.SIGKILL)  # pid 1 of the job's namespace: everything in it dies
-        os.waitpid(init, 0)
-        record = os.read(status_r, _STATUS.size)
-        if len(record) == _STATUS.size:
-            status, cpu_s, maxrss_kb = _STATUS.unpack(record)
-            report = {"status": status, "cpu_s": cpu_s, "maxrss_kb": maxrss_kb, "timed_out": timed_out}
-        else:  # init was killed before the candidate ended
-            report = {"status": signal.SIGKILL, "cpu_s": 0.0, "maxrss_kb": 0.0, "timed_out": timed_out}
+            os.kill(child, signal.SIGKILL)  # pid 1 of the job's namespace: everything in it dies
+        _, status, usage = os.wait4(child, 0)
+        report = {"status": status, "cpu_s": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss,
+                  "timed_out": timed_out}
     except BaseException as exc:  # noqa: BLE001 - reported to the engine, which fails the run clearly
         report = {"error": f"warm sandbox job failed: {type(exc).__name__}: {exc}"}
     os.write(report_fd, json.dumps(report).encode())
@@ -133,31 +132,14 @@ def _mount_job_view(job: dict) -> None:
         os.close(handle)
 
 
-def _init(job: dict, fds: list[int], status_w: int) -> None:
-    """I: pid 1 of the job's namespace; reaps orphans and reports the candidate's own exit. Never returns."""
+def _candidate(job: dict, fds: list[int]) -> None:
+    """C: pid 1 of the job's namespace; move the fds into place, drop to the job's uid under its rlimits, run
+    argv. Never returns."""
+    code = 1
     try:
         L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)
         L.prctl(L.PR_SET_DUMPABLE, 0)
         L.mount(b"proc", b"/proc", b"proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
-        candidate = os.fork()
-        if candidate == 0:
-            os.close(status_w)
-            _candidate(job, fds)
-        for fd in fds:
-            os.close(fd)
-        while True:
-            pid, status, usage = os.wait4(-1, 0)
-            if pid == candidate:
-                os.write(status_w, _STATUS.pack(status, usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
-                break
-    finally:
-        os._exit(0)
-
-
-def _candidate(job: dict, fds: list[int]) -> None:
-    """C: move the fds into place, drop to the job's uid under its rlimits, run argv. Never returns."""
-    code = 1
-    try:
         out, err, result, _report, *passed = fds
         targets = [int(t) for t in job["targets"]]  # result fd number, then one per passed fd
         # park every fd above both the received numbers and the targets, so no dup2 clobbers a pending one
@@ -199,20 +181,59 @@ def _candidate(job: dict, fds: list[int]) -> None:
         os._exit(code)
 
 
+_SCRIPTS: dict[str, tuple[tuple[int, int, int], types.CodeType]] = {}  # path -> (stat key, code)
+
+
+def _python_script(argv: list[str]) -> str | None:
+    """The script path of a `python [-flags] script args` argv for this interpreter, else None."""
+    if os.path.realpath(argv[0]) != os.path.realpath(sys.executable):
+        return None
+    rest = _python_args(argv)
+    return rest[0] if rest and rest[0] != "-c" else None
+
+
+def _python_args(argv: list[str]) -> list[str]:
+    rest = argv[1:]
+    while rest and rest[0].startswith("-") and rest[0] != "-c" and len(rest[0]) == 2:
+        rest = rest[1:]  # -I, -S, -u, -B...: this interpreter already runs isolated
+    return rest
+
+
+def _compile_script(argv: list[str]) -> None:
+    """In the zygote, before the fork: compile the job's script unless the cached code is still that file's.
+    Compiling runs nothing; a script that does not compile is left for the job to report."""
+    path = _python_script(argv)
+    if path is None:
+        return
+    try:
+        st = os.stat(path)
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if _SCRIPTS.get(path, (None,))[0] != key:
+            with open(path, "rb") as handle:
+                _SCRIPTS[path] = (key, compile(handle.read(), path, "exec"))
+    except (OSError, SyntaxError, ValueError):
+        _SCRIPTS.pop(path, None)
+
+
 def _run(argv: list[str]) -> int:
     """Run a Python argv in this warm interpreter; a non-Python argv is exec'd."""
     if os.path.realpath(argv[0]) != os.path.realpath(sys.executable):
         os.execvpe(argv[0], argv, os.environ)
-    rest = argv[1:]
-    while rest and rest[0].startswith("-") and rest[0] != "-c" and len(rest[0]) == 2:
-        rest = rest[1:]  # -I, -S, -u, -B...: this interpreter already runs isolated
+    rest = _python_args(argv)
     if rest and rest[0] == "-c":
         sys.argv = ["-c", *rest[2:]]
         exec(compile(rest[1], "<string>", "exec"), {"__name__": "__main__"})
-    else:
-        sys.argv = list(rest)
-        sys.path[0] = os.path.dirname(os.path.abspath(rest[0]))
+        return 0
+    sys.argv = list(rest)
+    sys.path[0] = os.path.dirname(os.path.abspath(rest[0]))
+    cached = _SCRIPTS.get(rest[0])
+    if cached is None:
         runpy.run_path(rest[0], run_name="__main__")
+        return 0
+    main = types.ModuleType("__main__")
+    main.__file__ = rest[0]
+    sys.modules["__main__"] = main
+    exec(cached[1], main.__dict__)
     return 0
 
 

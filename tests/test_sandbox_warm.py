@@ -158,3 +158,28 @@ def test_a_zygote_killed_from_outside_is_replaced(warm, tmp_path):
     psutil.wait_procs(zygotes, timeout=5)
     out = run(warm, "print('after')", tmp_path)
     assert out.returncode == 0 and out.stdout.strip() == "after", out.stderr
+
+
+def test_a_script_changed_between_jobs_runs_as_changed(warm, tmp_path):
+    """The zygote keeps the compiled code of each script it can see (here a read-only path, as the harness
+    is); an edited file must not run stale code."""
+    scripts, work = tmp_path / "scripts", tmp_path / "work"
+    scripts.mkdir()
+    work.mkdir()
+    script = scripts / "script.py"
+    outputs = []
+    for version in (1, 2, 3):
+        script.write_text(f"print({version}, __name__, __file__)\n" + "# padding\n" * version)
+        out = warm.run([sys.executable, "-I", str(script)], work, LIMITS, readonly_paths=[scripts])
+        outputs.append(out.stdout.strip())
+    assert outputs == [f"{v} __main__ {script}" for v in (1, 2, 3)]
+
+
+def test_a_script_that_does_not_compile_fails_in_the_job(warm, tmp_path):
+    scripts, work = tmp_path / "scripts", tmp_path / "work"
+    scripts.mkdir()
+    work.mkdir()
+    script = scripts / "broken.py"
+    script.write_text("def broken(:\n")
+    out = warm.run([sys.executable, "-I", str(script)], work, LIMITS, readonly_paths=[scripts])
+    assert out.returncode != 0 and "SyntaxError" in out.stderr
