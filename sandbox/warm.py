@@ -184,7 +184,7 @@ class WarmSandbox:
         feeds = {out_r: sinks.stdout.feed, err_r: sinks.stderr.feed, res_r: sinks.result.feed, rep_r: report.feed}
         left = pump(feeds, start + limits.wall_s + _REPORT_GRACE_S, until_closed=[rep_r])
         wall_s = time.monotonic() - start
-        if left:  # the report is in: what the job wrote last is still in its pipes
+        if left:  # pipes not at EOF yet: the last output, or the report of a job that overran
             left = pump({fd: feeds[fd] for fd in left}, time.monotonic() + _DRAIN_GRACE_S)
         for fd in left:
             os.close(fd)
