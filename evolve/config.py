@@ -37,6 +37,9 @@ class LimitsSpec(BaseModel):
     wall_s: float = Field(60.0, gt=0)
     cpu_s: float | None = Field(None, gt=0)  # defaults to wall_s
     memory_mb: int = Field(2048, ge=64)
+    # what memory_mb caps: the address space (true) or only data memory (false, for CUDA, whose driver
+    # reserves far more address space than it uses); unset: false for kernel tasks, true otherwise
+    address_space: bool | None = None
     max_processes: int = Field(64, ge=1)
     file_size_mb: int = Field(64, ge=1)
     open_files: int = Field(256, ge=16)

@@ -15,6 +15,9 @@ class Limits:
     wall_s: float = 60.0  # wall clock; the whole process tree is killed after it
     cpu_s: float = 60.0  # RLIMIT_CPU
     memory_mb: int = 2048  # RLIMIT_AS (address space per process) and the size of the private /tmp
+    # False: memory_mb caps RLIMIT_DATA (heap and other private writable memory) instead of the address space.
+    # For CUDA: its driver reserves far more address space than any limit a job would get, and uses little of it.
+    address_space: bool = True
     max_processes: int = 64  # RLIMIT_NPROC (only meaningful for a non-root uid)
     file_size_mb: int = 64  # RLIMIT_FSIZE
     open_files: int = 256  # RLIMIT_NOFILE

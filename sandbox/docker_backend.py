@@ -43,7 +43,8 @@ from .runner import RESULT_CAP
 
 MEMORY = "memory limit (cgroup)"
 PROCESSES = "process limit (pids cgroup)"
-_RELABEL = {violation.MEMORY: MEMORY, violation.PROCESSES: PROCESSES}  # the mechanism here is a cgroup
+# the mechanism here is a cgroup
+_RELABEL = {violation.MEMORY: MEMORY, violation.MEMORY_DATA: MEMORY, violation.PROCESSES: PROCESSES}
 LABEL = "evolve.sandbox"  # every container this backend starts carries it, so leftovers can be found
 BRIDGE_MOUNT = "/run/evolve-bridge"
 _SHIM = Path(docker_shim.__file__).read_text()

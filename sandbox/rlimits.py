@@ -20,7 +20,7 @@ def table(limits: Limits) -> list[RLimit]:
     cpu = max(1, math.ceil(limits.cpu_s))
     wanted = [
         (resource.RLIMIT_CPU, cpu, cpu + 1),
-        (resource.RLIMIT_AS, limits.memory_mb * _MB, limits.memory_mb * _MB),
+        (memory_rlimit(limits), limits.memory_mb * _MB, limits.memory_mb * _MB),
         (resource.RLIMIT_NPROC, limits.max_processes, limits.max_processes),
         (resource.RLIMIT_FSIZE, limits.file_size_mb * _MB, limits.file_size_mb * _MB),
         (resource.RLIMIT_NOFILE, limits.open_files, limits.open_files),
@@ -33,6 +33,11 @@ def table(limits: Limits) -> list[RLimit]:
             hard = min(hard, ceiling)
         clamped.append((res, min(soft, hard), hard))
     return clamped
+
+
+def memory_rlimit(limits: Limits) -> int:
+    """The rlimit that carries ``limits.memory_mb``: the address space, or only data memory (see Limits)."""
+    return resource.RLIMIT_AS if limits.address_space else resource.RLIMIT_DATA
 
 
 def apply(rlimits: list[RLimit]) -> None:

@@ -5,7 +5,8 @@ The rules are deliberately simple (the engine only needs a readable reason to st
 - SIGXCPU, or SIGKILL with cpu time at the limit (the hard RLIMIT_CPU) -> "cpu time limit"
 - SIGXFSZ, or a non-zero exit with "File too large" (Python ignores SIGXFSZ, gets EFBIG) -> "file size limit"
 - a non-zero exit with an allocation failure message (MemoryError, ENOMEM, bad_alloc, numpy's "Unable to
-  allocate") or any other SIGKILL (the OOM killer) -> "memory limit (RLIMIT_AS)"
+  allocate") or any other SIGKILL (the OOM killer) -> "memory limit (RLIMIT_AS)" (RLIMIT_DATA where the
+  limits cap data memory only)
 - SIGSEGV with peak memory over half the limit -> "killed by signal SIGSEGV near the memory limit (RLIMIT_AS)"
   (a failed allocation in C code, or a plain crash: peak memory also counts pages shared with the engine)
 - a non-zero exit with "Resource temporarily unavailable" (fork failing with EAGAIN)
@@ -21,6 +22,7 @@ import signal
 from .api import Limits
 
 MEMORY = "memory limit (RLIMIT_AS)"
+MEMORY_DATA = "memory limit (RLIMIT_DATA)"
 CPU = "cpu time limit"
 FILE_SIZE = "file size limit"
 PROCESSES = "process limit (RLIMIT_NPROC)"
@@ -41,6 +43,15 @@ def classify(
     returncode: int | None, timed_out: bool, stderr: str, cpu_s: float, peak_mem_mb: float, limits: Limits
 ) -> str | None:
     """The violated limit as a readable string, or None for a normal exit (success or ordinary failure)."""
+    found = _classify(returncode, timed_out, stderr, cpu_s, peak_mem_mb, limits)
+    if found is not None and not limits.address_space:
+        found = found.replace(MEMORY, MEMORY_DATA)
+    return found
+
+
+def _classify(
+    returncode: int | None, timed_out: bool, stderr: str, cpu_s: float, peak_mem_mb: float, limits: Limits
+) -> str | None:
     if timed_out:
         return TIMEOUT
     if not returncode:

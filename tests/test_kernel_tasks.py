@@ -34,6 +34,21 @@ def test_the_task_loads_as_a_kernel_task(name):
     assert odd, "a checked size must not be a multiple of a block"
 
 
+def test_kernel_tasks_cap_data_memory_so_cuda_can_start_in_the_sandbox():
+    """CUDA reserves far more address space than any memory limit: kernel tasks cap RLIMIT_DATA instead (see
+    tests/test_sandbox.py for the mechanism), unless the task or the run says otherwise."""
+    from evaluators.program import ProgramEvaluator
+    from evolve.config import LimitsSpec
+    from sandbox import get_sandbox
+
+    box = get_sandbox("process")
+    kernel, program = load_task(TASKS / NAMES[0]), load_task(ROOT / "tasks" / "circle_packing")
+    assert ProgramEvaluator.for_task(kernel, box).limits.address_space is False
+    assert ProgramEvaluator.for_task(program, box).limits.address_space is True
+    forced = LimitsSpec(memory_mb=4096, address_space=True)
+    assert ProgramEvaluator.for_task(kernel, box, forced).limits.address_space is True
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_the_seed_passes_every_check(name, tmp_path):
     result = evaluate_kernel(spec_of(name), TASKS / name / "initial_program.py", device=DEVICE,

@@ -157,6 +157,42 @@ def test_memory_bomb_hits_the_memory_limit(workdir: Path) -> None:
     assert out.violation == "memory limit (RLIMIT_AS)"
 
 
+# What a CUDA driver does at start: reserve a huge range of address space it mostly never touches.
+RESERVE_64_GB = "import mmap; m = mmap.mmap(-1, 64 << 30, flags=mmap.MAP_PRIVATE, prot=0); print('reserved')"
+
+
+@pytest.mark.parametrize("backend", ["process", "warm"])
+def test_a_data_memory_limit_lets_cuda_style_reservations_through(backend: str, workdir: Path) -> None:
+    """Kernel tasks cap data memory, not the address space: the reservation passes, real allocations still hit
+    the limit, and the reason names the mechanism."""
+    if backend == "warm" and os.geteuid() != 0:
+        pytest.fail("the warm backend needs root; this suite runs where CI runs (as root)")
+    box = get_sandbox(backend)
+    capped = Limits(wall_s=10, cpu_s=5, memory_mb=256)
+    assert "Cannot allocate memory" in run(RESERVE_64_GB, workdir, capped, sandbox=box).stderr  # RLIMIT_AS: no
+    data_only = Limits(wall_s=10, cpu_s=5, memory_mb=256, address_space=False)
+    out = run(RESERVE_64_GB, workdir, data_only, sandbox=box)
+    assert out.returncode == 0 and out.stdout.strip() == "reserved", out.stderr
+    out = run("blob = bytearray(1 << 30)", workdir, data_only, sandbox=box)
+    assert out.returncode == 1 and "MemoryError" in out.stderr
+    assert out.violation == "memory limit (RLIMIT_DATA)"
+
+
+def test_the_engines_choice_of_gpus_reaches_the_candidate_and_nothing_else(workdir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    monkeypatch.setenv("EVOLVE_TEST_SECRET", "sk-do-not-pass")
+    out = run("import json, os; print(json.dumps(dict(os.environ)))", workdir)
+    env = json.loads(out.stdout)
+    assert env["CUDA_VISIBLE_DEVICES"] == "1" and "EVOLVE_TEST_SECRET" not in env
+
+
+def test_character_devices_stay_usable_on_the_read_only_view(workdir: Path) -> None:
+    """What a GPU needs of /dev (its nodes are character devices like these, opened read-write)."""
+    code = "f = open('/dev/zero', 'r+b'); f.write(b'x'); print(len(f.read(4)))"
+    out = run(code, workdir)
+    assert out.returncode == 0 and out.stdout.strip() == "4", out.stderr
+
+
 def test_cpu_spin_hits_the_cpu_limit(workdir: Path) -> None:
     out = run("while True: pass", workdir, Limits(wall_s=5, cpu_s=1))
     assert not out.timed_out and out.returncode == -signal.SIGXCPU
