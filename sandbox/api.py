@@ -17,6 +17,7 @@ class Limits:
     memory_mb: int = 2048  # RLIMIT_AS (address space per process) and the size of the private /tmp
     # False: memory_mb caps RLIMIT_DATA (heap and other private writable memory) instead of the address space.
     # For CUDA: its driver reserves far more address space than any limit a job would get, and uses little of it.
+    # Shared mappings escape RLIMIT_DATA: only the wall/CPU limits and the OOM killer bound them (no cgroup yet).
     address_space: bool = True
     max_processes: int = 64  # RLIMIT_NPROC (only meaningful for a non-root uid)
     file_size_mb: int = 64  # RLIMIT_FSIZE

@@ -33,8 +33,10 @@ from .process import Isolation, _Chain
 from .runner import Exit, Sinks, execute
 
 ZYGOTE = Path(__file__).resolve().with_name("zygote.py")
-_ZYGOTE_LIMITS = Limits(wall_s=7 * 86400, cpu_s=365 * 86400, memory_mb=1 << 20, max_processes=1 << 16,
-                        file_size_mb=1 << 20, open_files=4096)
+# address_space=False: the zygote keeps the engine's address space limit (none, normally), so that a job that
+# caps only data memory (CUDA, see Limits) is not held to the zygote's cap, which it could not raise
+_ZYGOTE_LIMITS = Limits(wall_s=7 * 86400, cpu_s=365 * 86400, memory_mb=1 << 20, address_space=False,
+                        max_processes=1 << 16, file_size_mb=1 << 20, open_files=4096)
 _MAX_ZYGOTES = 8
 _REPORT_GRACE_S = 10.0  # beyond the job's wall limit, how long to wait for the zygote's report
 _DRAIN_GRACE_S = 2.0

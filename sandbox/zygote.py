@@ -182,14 +182,16 @@ def _candidate(job: dict, fds: list[int]) -> None:
 
 
 _SCRIPTS: dict[str, tuple[tuple[int, int, int], types.CodeType]] = {}  # path -> (stat key, code)
+_MAX_SCRIPTS = 64  # the harness and the channel in practice; a caller with a script per job evicts the oldest
 
 
 def _python_script(argv: list[str]) -> str | None:
-    """The script path of a `python [-flags] script args` argv for this interpreter, else None."""
+    """The absolute script path of a `python [-flags] script args` argv for this interpreter, else None (a
+    relative path means the job's folder, which the zygote does not see)."""
     if os.path.realpath(argv[0]) != os.path.realpath(sys.executable):
         return None
     rest = _python_args(argv)
-    return rest[0] if rest and rest[0] != "-c" else None
+    return rest[0] if rest and os.path.isabs(rest[0]) else None
 
 
 def _python_args(argv: list[str]) -> list[str]:
@@ -210,7 +212,11 @@ def _compile_script(argv: list[str]) -> None:
         key = (st.st_ino, st.st_size, st.st_mtime_ns)
         if _SCRIPTS.get(path, (None,))[0] != key:
             with open(path, "rb") as handle:
-                _SCRIPTS[path] = (key, compile(handle.read(), path, "exec"))
+                code = compile(handle.read(), path, "exec")
+            _SCRIPTS.pop(path, None)
+            while len(_SCRIPTS) >= _MAX_SCRIPTS:
+                _SCRIPTS.pop(next(iter(_SCRIPTS)))
+            _SCRIPTS[path] = (key, code)
     except (OSError, SyntaxError, ValueError):
         _SCRIPTS.pop(path, None)
 
