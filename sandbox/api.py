@@ -40,6 +40,14 @@ class Outcome:
     result: bytes | None
 
 
+def resolve_paths(workdir: Path, readonly_paths: Sequence[Path], hidden_paths: Sequence[Path]
+                  ) -> tuple[Path, list[Path], list[Path]]:
+    """A run's folders as real absolute paths (mount targets must be), every backend alike; a missing one
+    raises FileNotFoundError in the engine rather than failing inside the sandbox."""
+    return (Path(workdir).resolve(strict=True), [Path(p).resolve(strict=True) for p in readonly_paths],
+            [Path(p).resolve(strict=True) for p in hidden_paths])
+
+
 @runtime_checkable
 class Sandbox(Protocol):
     """An isolation backend. ``run`` must be safe to call from several threads at once."""

@@ -35,7 +35,7 @@ from docker.models.containers import Container
 from docker.types import LogConfig, Mount, Ulimit
 
 from . import docker_image, docker_shim, identity, probe, violation
-from .api import Limits, Outcome
+from .api import Limits, Outcome, resolve_paths
 from .bridge import Bridge
 from .capture import BoundedSink
 from .env import minimal_env
@@ -111,9 +111,7 @@ class DockerSandbox:
         pass_fds: Sequence[int] = (),
         hidden_paths: Sequence[Path] = (),
     ) -> Outcome:
-        workdir = Path(workdir).resolve(strict=True)
-        hidden = [Path(p).resolve(strict=True) for p in hidden_paths]
-        readonly = [Path(p).resolve(strict=True) for p in readonly_paths]
+        workdir, readonly, hidden = resolve_paths(workdir, readonly_paths, hidden_paths)
         as_root = os.geteuid() == 0
         slot = identity.uid_slot() if as_root else contextlib.nullcontext(os.getuid())
         with slot as uid:

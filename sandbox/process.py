@@ -35,7 +35,7 @@ from pathlib import Path
 
 from . import identity, mounts, probe, rlimits
 from . import linux as L
-from .api import Limits, Outcome
+from .api import Limits, Outcome, resolve_paths
 from .runner import Exit, execute, rusage_exit
 
 _PID = struct.Struct("<i")
@@ -218,9 +218,7 @@ def run_in_mode(
     hidden_paths: Sequence[Path] = (),
 ) -> Outcome:
     """One run under ``iso``: claim a uid slot if needed, hand the workdir to it, execute."""
-    workdir = Path(workdir).resolve(strict=True)
-    readonly = [Path(p).resolve(strict=True) for p in readonly_paths]
-    hidden = [Path(p).resolve(strict=True) for p in hidden_paths]
+    workdir, readonly, hidden = resolve_paths(workdir, readonly_paths, hidden_paths)
     slot = identity.uid_slot() if iso.drop_uid else contextlib.nullcontext(None)
     with slot as uid:
         identity.prepare_workdir(workdir, uid)

@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import identity, probe, rlimits
-from .api import Limits, Outcome
+from .api import Limits, Outcome, resolve_paths
 from .capture import BoundedSink, pump
 from .env import minimal_env
 from .process import Isolation, _Chain
@@ -141,9 +141,7 @@ class WarmSandbox:
         pass_fds: Sequence[int] = (),
         hidden_paths: Sequence[Path] = (),
     ) -> Outcome:
-        workdir = Path(workdir).resolve(strict=True)
-        readonly = [Path(p).resolve(strict=True) for p in readonly_paths]
-        hidden = [Path(p).resolve(strict=True) for p in hidden_paths]
+        workdir, readonly, hidden = resolve_paths(workdir, readonly_paths, hidden_paths)
         zygote = self._zygote(readonly, hidden)
         try:
             return self._run_on(zygote, argv, workdir, limits, env, pass_fds)

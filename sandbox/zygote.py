@@ -185,10 +185,18 @@ _SCRIPTS: dict[str, tuple[tuple[int, int, int], types.CodeType]] = {}  # path ->
 _MAX_SCRIPTS = 64  # the harness and the channel in practice; a caller with a script per job evicts the oldest
 
 
+_PYTHON = os.path.realpath(sys.executable)
+
+
+def _is_python(argv: list[str]) -> bool:
+    """Whether argv runs this interpreter (then it runs in-process; anything else is exec'd)."""
+    return os.path.realpath(argv[0]) == _PYTHON
+
+
 def _python_script(argv: list[str]) -> str | None:
     """The absolute script path of a `python [-flags] script args` argv for this interpreter, else None (a
     relative path means the job's folder, which the zygote does not see)."""
-    if os.path.realpath(argv[0]) != os.path.realpath(sys.executable):
+    if not _is_python(argv):
         return None
     rest = _python_args(argv)
     return rest[0] if rest and os.path.isabs(rest[0]) else None
@@ -223,7 +231,7 @@ def _compile_script(argv: list[str]) -> None:
 
 def _run(argv: list[str]) -> int:
     """Run a Python argv in this warm interpreter; a non-Python argv is exec'd."""
-    if os.path.realpath(argv[0]) != os.path.realpath(sys.executable):
+    if not _is_python(argv):
         os.execvpe(argv[0], argv, os.environ)
     rest = _python_args(argv)
     if rest and rest[0] == "-c":
