@@ -9,7 +9,7 @@ import pytest
 
 from evaluators.candidate_channel import CandidateError, InProcessCandidate
 from evolve.task import load_task
-from tests.support.tasks import evaluate_in_sandbox, load_evaluator
+from tests.support.tasks import evaluate_in_sandbox, load_evaluator, with_own_driver
 
 TASK_DIR = Path(__file__).resolve().parents[1] / "tasks" / "cache_eviction"
 SEED = (TASK_DIR / "initial_program.py").read_text()
@@ -35,10 +35,9 @@ def _policy(body: str) -> InProcessCandidate:
 
 
 def _forged(tmp_path: Path, body: str) -> InProcessCandidate:
-    """The seed with a driver whose advance() returns `body` (a candidate owns its process, driver included)."""
-    (tmp_path / "driver.py").write_text("def start(program, capacity):\n    pass\n\n"
-                                        f"def advance(program, now, requests):\n    return {body}\n")
-    return InProcessCandidate(SEED, task_dir=tmp_path)
+    """The seed with a driver whose advance() returns `body`."""
+    return with_own_driver(tmp_path, SEED, "def start(program, capacity):\n    pass\n\n"
+                                             f"def advance(program, now, requests):\n    return {body}\n")
 
 
 def test_task_yaml_loads(ev):

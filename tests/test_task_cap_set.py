@@ -11,7 +11,7 @@ import pytest
 
 from evaluators.candidate_channel import CandidateError, InProcessCandidate
 from evolve.task import load_task
-from tests.support.tasks import evaluate_in_sandbox, load_evaluator
+from tests.support.tasks import evaluate_in_sandbox, load_evaluator, with_own_driver
 
 TASK_DIR = Path(__file__).resolve().parents[1] / "tasks" / "cap_set"
 SEED = (TASK_DIR / "initial_program.py").read_text()
@@ -30,14 +30,14 @@ def ev():
 
 
 def _forged(tmp_path: Path, body: str) -> InProcessCandidate:
-    """The seed with a driver that returns `body`: what a candidate controlling its process could send."""
-    (tmp_path / "driver.py").write_text(
+    """The seed with a driver that returns `body`."""
+    return with_own_driver(
+        tmp_path, SEED,
         "import itertools\nimport numpy as np\n\n"
         "def build_cap_set(program, n):\n"
         "    every = np.array(list(itertools.product(range(3), repeat=n)))\n"
         f"    return {body}\n"
     )
-    return InProcessCandidate(SEED, task_dir=tmp_path)
 
 
 def test_task_yaml_loads():

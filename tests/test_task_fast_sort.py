@@ -10,7 +10,7 @@ import pytest
 
 from evaluators.candidate_channel import CandidateError, InProcessCandidate
 from evolve.task import load_task
-from tests.support.tasks import evaluate_in_sandbox, load_evaluator
+from tests.support.tasks import evaluate_in_sandbox, load_evaluator, with_own_driver
 
 TASK_DIR = Path(__file__).resolve().parents[1] / "tasks" / "fast_sort"
 SEED = (TASK_DIR / "initial_program.py").read_text()
@@ -84,9 +84,8 @@ def _sorter(body: str) -> InProcessCandidate:
 
 
 def _forged(tmp_path: Path, start_body: str) -> InProcessCandidate:
-    """The seed with a driver whose start() returns `start_body` (a candidate owns its process, driver included)."""
-    (tmp_path / "driver.py").write_text(f"def start(program, n):\n    return {start_body}\n")
-    return InProcessCandidate(SEED, task_dir=tmp_path)
+    """The seed with a driver whose start() returns `start_body`."""
+    return with_own_driver(tmp_path, SEED, f"def start(program, n):\n    return {start_body}\n")
 
 
 def test_task_yaml_loads():

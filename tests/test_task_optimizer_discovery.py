@@ -9,7 +9,7 @@ import pytest
 
 from evaluators.candidate_channel import CandidateError, InProcessCandidate
 from evolve.task import load_task
-from tests.support.tasks import evaluate_in_sandbox, load_evaluator
+from tests.support.tasks import evaluate_in_sandbox, load_evaluator, with_own_driver
 
 TASK_DIR = Path(__file__).resolve().parents[1] / "tasks" / "optimizer_discovery"
 SEED = (TASK_DIR / "initial_program.py").read_text()
@@ -43,11 +43,11 @@ def ev():
 
 
 def _forged(tmp_path: Path, body: str) -> InProcessCandidate:
-    """The seed with a driver whose step() returns `body` (a candidate owns its process, driver included)."""
-    (tmp_path / "driver.py").write_text(
+    """The seed with a driver whose step() returns `body`."""
+    return with_own_driver(
+        tmp_path, SEED,
         f"import numpy as np\n\ndef step(program, run, grad, step, lr):\n    return {body}\n"
     )
-    return InProcessCandidate(SEED, task_dir=tmp_path)
 
 
 def test_task_yaml_loads():

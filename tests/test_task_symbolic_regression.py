@@ -10,7 +10,7 @@ import pytest
 
 from evaluators.candidate_channel import CandidateError, InProcessCandidate
 from evolve.task import load_task
-from tests.support.tasks import evaluate_in_sandbox, load_evaluator
+from tests.support.tasks import evaluate_in_sandbox, load_evaluator, with_own_driver
 
 TASK_DIR = Path(__file__).resolve().parents[1] / "tasks" / "symbolic_regression"
 SEED = (TASK_DIR / "initial_program.py").read_text()
@@ -28,11 +28,11 @@ def ev():
 
 
 def _forged(tmp_path: Path, fit_body: str, program: str = SEED) -> InProcessCandidate:
-    """A candidate whose driver's fit() returns `fit_body` (a candidate owns its process, driver included)."""
-    (tmp_path / "driver.py").write_text(
+    """A candidate whose driver's fit() returns `fit_body`."""
+    return with_own_driver(
+        tmp_path, program,
         f"import numpy as np\n\ndef fit(program, x, y):\n    return {fit_body}\n"
     )
-    return InProcessCandidate(program, task_dir=tmp_path)
 
 
 def test_task_yaml_loads():

@@ -9,7 +9,7 @@ import pytest
 
 from evaluators.candidate_channel import CandidateError, InProcessCandidate
 from evolve.task import load_task
-from tests.support.tasks import evaluate_in_sandbox, load_evaluator
+from tests.support.tasks import evaluate_in_sandbox, load_evaluator, with_own_driver
 
 TASK_DIR = Path(__file__).resolve().parents[1] / "tasks" / "tsp_construction"
 SEED = (TASK_DIR / "initial_program.py").read_text()
@@ -27,13 +27,13 @@ def ev():
 
 
 def _forged(tmp_path: Path, body: str) -> InProcessCandidate:
-    """The seed with a driver whose build_tours returns `body` per instance (a candidate owns its process)."""
-    (tmp_path / "driver.py").write_text(
+    """The seed with a driver whose build_tours returns `body` per instance."""
+    return with_own_driver(
+        tmp_path, SEED,
         "import numpy as np\n\n"
         "def build_tours(program, instances):\n"
         f"    return [{body} for coords in instances]\n"
     )
-    return InProcessCandidate(SEED, task_dir=tmp_path)
 
 
 def test_task_yaml_loads():

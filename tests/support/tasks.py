@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 from types import ModuleType
 
+from evaluators.candidate_channel import InProcessCandidate
 from evaluators.program import ProgramEvaluator
 from evaluators.result import EvalResult
 from evolve.task import load_task
@@ -20,6 +21,13 @@ def load_evaluator(task_dir: Path) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def with_own_driver(folder: Path, program: str, driver: str) -> InProcessCandidate:
+    """`program` beside a driver.py of our own writing in `folder`: a candidate owns its whole process, driver
+    included, so this is what a hostile one could answer the evaluator (forged results, bad values)."""
+    (folder / "driver.py").write_text(driver)
+    return InProcessCandidate(program, task_dir=folder)
 
 
 def evaluate_in_sandbox(task_dir: Path, source: str | None = None) -> EvalResult:
