@@ -39,7 +39,7 @@ from .api import Limits, Outcome, resolve_paths
 from .bridge import Bridge
 from .capture import BoundedSink
 from .env import minimal_env
-from .runner import RESULT_CAP
+from .runner import Exit, Sinks, join_drains
 
 MEMORY = "memory limit (cgroup)"
 PROCESSES = "process limit (pids cgroup)"
@@ -49,7 +49,6 @@ LABEL = "evolve.sandbox"  # every container this backend starts carries it, so l
 BRIDGE_MOUNT = "/run/evolve-bridge"
 _SHIM = Path(docker_shim.__file__).read_text()
 _KILL_GRACE_S = 10.0
-_DRAIN_GRACE_S = 2.0
 _MB = 1 << 20
 
 
@@ -75,10 +74,8 @@ def connect() -> docker.DockerClient:
 class _Channels:
     """The engine's ends of one run's bridge."""
 
-    stdout: BoundedSink
-    stderr: BoundedSink
-    result: BoundedSink
-    status: BoundedSink
+    sinks: Sinks  # stdout, stderr, result: as every backend keeps them
+    status: BoundedSink  # the shim's report on the candidate's exit
     drains: list[threading.Thread]
 
 
@@ -127,7 +124,7 @@ class DockerSandbox:
     def describe(self) -> dict[str, object]:
         with self._lock:
             if self._observed is None:
-                self._observed = probe.observe(lambda argv, workdir, limits: self.run(argv, workdir, limits))
+                self._observed = probe.observe(self.run)
         return {
             "backend": self.name,
             "unsafe": False,
@@ -161,7 +158,7 @@ class DockerSandbox:
         result_fd = max([2, *pass_fds]) + 1
         bridge = Bridge(folder, uid if os.geteuid() == 0 else None)
         try:
-            channels = _open_channels(bridge, result_fd, limits.output_bytes)
+            channels = _open_channels(bridge, result_fd, limits)
             for fd in pass_fds:
                 bridge.relay(fd)
             targets = ",".join(map(str, [1, 2, result_fd, *pass_fds]))
@@ -196,35 +193,16 @@ class DockerSandbox:
                 container.kill()
             _wait(container, _KILL_GRACE_S)
         wall_s = time.monotonic() - start
-        deadline = time.monotonic() + _DRAIN_GRACE_S
-        for thread in ch.drains:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        join_drains(ch.drains)
         container.reload()
         state = container.attrs["State"]
-        returncode, cpu_s, peak_mem_mb = _exit(ch.status.head(), state["ExitCode"])
         if not ch.status.head() and not timed_out and not state["OOMKilled"]:
             _raise_if_shim_failed(container)
-        stderr = ch.stderr.text()
-        if timed_out:
-            found: str | None = violation.TIMEOUT
-        elif state["OOMKilled"]:
-            found = MEMORY
-        else:
-            found = violation.classify(returncode, False, stderr, cpu_s, peak_mem_mb, limits)
-            found = _RELABEL.get(found, found) if found else None
-        if ch.result.dropped and not found:
-            found = f"result larger than {RESULT_CAP} bytes (truncated)"
-        return Outcome(
-            returncode=None if timed_out else returncode,
-            stdout=ch.stdout.text(),
-            stderr=stderr,
-            wall_s=wall_s,
-            cpu_s=cpu_s,
-            peak_mem_mb=peak_mem_mb,
-            timed_out=timed_out,
-            violation=found,
-            result=ch.result.head() or None,
-        )
+        outcome = ch.sinks.outcome(Exit(*_exit(ch.status.head(), state["ExitCode"])), timed_out, wall_s, limits)
+        if not timed_out:  # the limits here are cgroups: name them so
+            found = outcome.violation
+            outcome.violation = MEMORY if state["OOMKilled"] else _RELABEL.get(found, found)
+        return outcome
 
     def _candidate_argv(self, argv: list[str]) -> list[str]:
         """An image with its own Python runs what the caller meant by this engine's interpreter."""
@@ -273,17 +251,15 @@ def _confinement(limits: Limits, cpus: float, highest_fd: int = 2) -> dict[str, 
     }
 
 
-def _open_channels(bridge: Bridge, result_fd: int, output_bytes: int) -> _Channels:
-    head, tail = output_bytes // 2, output_bytes - output_bytes // 2
-    stdout, stderr = BoundedSink(head, tail), BoundedSink(head, tail)
-    result, status = BoundedSink(RESULT_CAP, 0), BoundedSink(docker_shim.STATUS.size, 0)
+def _open_channels(bridge: Bridge, result_fd: int, limits: Limits) -> _Channels:
+    sinks, status = Sinks(limits), BoundedSink(docker_shim.STATUS.size, 0)
     drains = [
-        bridge.collect("1", stdout),
-        bridge.collect("2", stderr),
-        bridge.collect(str(result_fd), result),
+        bridge.collect("1", sinks.stdout),
+        bridge.collect("2", sinks.stderr),
+        bridge.collect(str(result_fd), sinks.result),
         bridge.collect("status", status),
     ]
-    return _Channels(stdout, stderr, result, status, drains)
+    return _Channels(sinks, status, drains)
 
 
 def _wait(container: Container, timeout_s: float) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from . import identity
+from . import identity, mounts
 
 IMAGE_ENV = "EVOLVE_DOCKER_IMAGE"
 BASE_REPOSITORY = "evolve-sandbox"
@@ -103,9 +103,5 @@ def _entry(name: str, kind: bytes, mode: int) -> tarfile.TarInfo:
 def _host_mounts() -> tuple[Path, ...]:
     """/usr, real (non-symlink) top-level library dirs, the loader cache, and this interpreter's prefixes."""
     system = [Path("/usr"), *(Path("/") / name for name in _TOP_LEVEL), Path("/etc/ld.so.cache")]
-    python = [
-        Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.realpath(sys.executable))
-    ]
-    present = {p for p in system if p.exists() and not p.is_symlink()}
-    present |= {p.resolve() if p.is_dir() else p.resolve().parent for p in python}
-    return tuple(sorted(p for p in present if not any(q in p.parents for q in present)))
+    present = {p for p in system if p.exists() and not p.is_symlink()} | set(mounts.python_paths())
+    return tuple(sorted(mounts.outermost(present)))

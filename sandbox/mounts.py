@@ -11,9 +11,11 @@ The plan is computed in the engine; ``apply`` runs in the forked child and only 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +32,11 @@ _OPTION_FLAGS = {
     "relatime": L.MS_RELATIME,
     "strictatime": L.MS_STRICTATIME,
 }
-_SCRATCH = (Path("/tmp"), Path("/dev/shm"))
+SCRATCH = (Path("/tmp"), Path("/dev/shm"))  # private, writable tmpfs in every job
+
+
+def scratch_options(tmp_mb: int) -> bytes:
+    return b"mode=1777,size=%dm" % tmp_mb
 
 
 @dataclass(frozen=True)
@@ -69,15 +75,23 @@ def _host_mounts() -> list[tuple[Path, int]]:
     return mounts
 
 
-def _inside(path: Path, parents: Iterable[Path]) -> bool:
+def inside(path: Path, parents: Iterable[Path]) -> bool:
     return any(path == p or p in path.parents for p in parents)
 
 
-def _outermost(paths: Iterable[Path]) -> list[Path]:
+@functools.cache
+def python_paths() -> tuple[Path, ...]:
+    """What the candidate must be able to read for this interpreter and its packages to work (every backend's
+    view includes them; computed once, they never change)."""
+    exe = Path(os.path.realpath(sys.executable)).parent
+    return tuple(Path(p).resolve() for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, str(exe)})
+
+
+def outermost(paths: Iterable[Path]) -> list[Path]:
     unique = sorted(set(paths), key=lambda p: len(p.parts))
     kept: list[Path] = []
     for path in unique:
-        if not _inside(path, kept):
+        if not inside(path, kept):
             kept.append(path)
     return kept
 
@@ -87,33 +101,33 @@ def plan(workdir: Path, readonly: Sequence[Path], tmp_mb: int, hide_untraversabl
     """Plan for resolved absolute paths; ``hide_untraversable`` when the candidate runs as another uid;
     ``hidden`` folders are covered by an empty read-only tmpfs."""
     host = _host_mounts()
-    exposed = [(workdir, True)] + [(p, False) for p in _outermost(readonly) if p != workdir]
-    masks = [Mask(bytes(p), b"mode=1777,size=%dm" % tmp_mb, True) for p in _SCRATCH if p.is_dir()]
+    exposed = [(workdir, True)] + [(p, False) for p in outermost(readonly) if p != workdir]
+    masks = [Mask(bytes(p), scratch_options(tmp_mb), True) for p in SCRATCH if p.is_dir()]
     if hide_untraversable:
         for path, _ in exposed:
             for ancestor in reversed(path.parents):
-                if _inside(ancestor, [Path(os.fsdecode(m.path)) for m in masks]):
+                if inside(ancestor, [Path(os.fsdecode(m.path)) for m in masks]):
                     break
                 if not os.stat(ancestor).st_mode & stat.S_IXOTH:
                     masks.append(Mask(bytes(ancestor), b"mode=755,size=1m", False))
                     break
     mask_paths = [Path(os.fsdecode(m.path)) for m in masks]
-    for path in _outermost(hidden):  # not inside another mask, which hides it already
-        if path.is_dir() and not _inside(path, mask_paths):
+    for path in outermost(hidden):  # not inside another mask, which hides it already
+        if path.is_dir() and not inside(path, mask_paths):
             masks.append(Mask(bytes(path), b"mode=755,size=1m", False))
     mask_paths = [Path(os.fsdecode(m.path)) for m in masks]
 
     def flags_of(path: Path) -> int:
         return (
-            max((m for m in host if _inside(path, [m[0]])), key=lambda m: len(m[0].parts))[1] & ~L.MS_RDONLY
+            max((m for m in host if inside(path, [m[0]])), key=lambda m: len(m[0].parts))[1] & ~L.MS_RDONLY
         )
 
     exposures = tuple(
-        Exposure(bytes(path), writable, path.is_dir(), _inside(path, mask_paths), flags_of(path))
+        Exposure(bytes(path), writable, path.is_dir(), inside(path, mask_paths), flags_of(path))
         for path, writable in sorted(exposed, key=lambda e: len(e[0].parts))
     )
     readonly_mounts = tuple(
-        dict.fromkeys((bytes(p), flags) for p, flags in host if not _inside(p, [Path("/proc")]))
+        dict.fromkeys((bytes(p), flags) for p, flags in host if not inside(p, [Path("/proc")]))
     )
     return MountPlan(readonly_mounts, tuple(masks), exposures)
 
@@ -137,24 +151,26 @@ def apply(mount_plan: MountPlan) -> None:
         L.mount(b"tmpfs", mask.path, b"tmpfs", L.MS_NOSUID | L.MS_NODEV, mask.options)
     for exposure, handle in zip(mount_plan.exposures, handles, strict=True):
         if exposure.needs_mountpoint:
-            _make_mountpoint(exposure)
-        L.mount(b"/proc/self/fd/%d" % handle, exposure.path, None, L.MS_BIND | L.MS_REC)
-        access = 0 if exposure.writable else L.MS_RDONLY
-        L.mount(
-            None,
-            exposure.path,
-            None,
-            L.MS_REMOUNT | L.MS_BIND | L.MS_NOSUID | L.MS_NODEV | exposure.flags | access,
-        )
+            make_mountpoint(exposure.path, exposure.is_dir)
+        bind(handle, exposure.path, exposure.writable, exposure.flags)
         os.close(handle)
     for mask in mount_plan.masks:
         if not mask.scratch:
             L.mount(None, mask.path, None, L.MS_REMOUNT | L.MS_BIND | L.MS_RDONLY | L.MS_NOSUID | L.MS_NODEV)
 
 
-def _make_mountpoint(exposure: Exposure) -> None:
-    if exposure.is_dir:
-        os.makedirs(exposure.path, exist_ok=True)
+def bind(handle: int, target: bytes, writable: bool, flags: int = 0) -> None:
+    """Bind what the O_PATH ``handle`` (opened before masks could hide it) names onto ``target``: read-only
+    unless ``writable``, never setuid or devices, plus the host mount's own ``flags``."""
+    L.mount(b"/proc/self/fd/%d" % handle, target, None, L.MS_BIND | L.MS_REC)
+    access = 0 if writable else L.MS_RDONLY
+    L.mount(None, target, None, L.MS_REMOUNT | L.MS_BIND | L.MS_NOSUID | L.MS_NODEV | flags | access)
+
+
+def make_mountpoint(path: bytes, is_dir: bool) -> None:
+    """An empty folder or file at ``path`` (in a tmpfs) to bind onto."""
+    if is_dir:
+        os.makedirs(path, exist_ok=True)
         return
-    os.makedirs(os.path.dirname(exposure.path), exist_ok=True)
-    os.close(os.open(exposure.path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))

@@ -27,7 +27,6 @@ import resource
 import signal
 import struct
 import subprocess
-import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -72,12 +71,6 @@ def modes() -> list[Isolation]:
     return [m for m in candidates if m]
 
 
-def _python_paths() -> list[Path]:
-    """What the candidate's uid must be able to read for this interpreter and its packages to work."""
-    exe = Path(os.path.realpath(sys.executable)).parent
-    return [Path(p).resolve() for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, str(exe)}]
-
-
 class _Chain:
     """The per-run plan (``runner.ChildPlan``) for one isolation mode."""
 
@@ -89,7 +82,7 @@ class _Chain:
         self._rlimits = rlimits.table(limits)
         hide = uid is not None if hide_untraversable is None else hide_untraversable
         self._mounts = (
-            mounts.plan(workdir, [*readonly, *_python_paths()], limits.memory_mb, hide_untraversable=hide,
+            mounts.plan(workdir, [*readonly, *mounts.python_paths()], limits.memory_mb, hide_untraversable=hide,
                         hidden=hidden)
             if iso.namespaces
             else None

@@ -12,6 +12,7 @@ import resource
 import select
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,9 +26,7 @@ from .env import minimal_env
 
 RESULT_CAP = 16 << 20  # bytes kept from the result channel
 _KILL_GRACE_S = 5.0  # after the plan's kill, how long before the process group is SIGKILLed as a second line
-_DRAIN_GRACE_S = (
-    2.0  # how long to wait for pipe EOF once the child is reaped (a leaked holder must not hang us)
-)
+DRAIN_GRACE_S = 2.0  # how long to wait for pipe EOF once the child is reaped (a leaked holder must not hang us)
 
 
 @dataclass(frozen=True)
@@ -98,10 +97,15 @@ def execute(
     plan.started(popen)
     timed_out, wait_status, rusage = _wait(popen, limits.wall_s, plan)
     wall_s = time.monotonic() - start
-    drain_deadline = time.monotonic() + _DRAIN_GRACE_S
-    for thread in drains:
-        thread.join(max(0.0, drain_deadline - time.monotonic()))
+    join_drains(drains)
     return sinks.outcome(plan.exit(wait_status, rusage), timed_out, wall_s, limits)
+
+
+def join_drains(drains: list[threading.Thread]) -> None:
+    """Wait for the drain threads to reach EOF, at most DRAIN_GRACE_S in all."""
+    deadline = time.monotonic() + DRAIN_GRACE_S
+    for thread in drains:
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class Sinks:

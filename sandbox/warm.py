@@ -25,12 +25,12 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from . import identity, probe, rlimits
+from . import identity, mounts, probe, rlimits
 from .api import Limits, Outcome, resolve_paths
 from .capture import BoundedSink, pump
 from .env import minimal_env
 from .process import Isolation, _Chain
-from .runner import Exit, Sinks, execute
+from .runner import DRAIN_GRACE_S, Exit, Sinks, execute
 
 ZYGOTE = Path(__file__).resolve().with_name("zygote.py")
 # address_space=False: the zygote keeps the engine's address space limit (none, normally), so that a job that
@@ -39,9 +39,7 @@ _ZYGOTE_LIMITS = Limits(wall_s=7 * 86400, cpu_s=365 * 86400, memory_mb=1 << 20, 
                         max_processes=1 << 16, file_size_mb=1 << 20, open_files=4096)
 _MAX_ZYGOTES = 8
 _REPORT_GRACE_S = 10.0  # beyond the job's wall limit, how long to wait for the zygote's report
-_DRAIN_GRACE_S = 2.0
 _REPORT_CAP = 1 << 16  # bytes; a report is a few dozen
-_SCRATCH = (Path("/tmp"), Path("/dev/shm"))
 _ROOT_NAMESPACES = Isolation(namespaces=True, user_namespace=False, drop_uid=True)
 
 
@@ -58,7 +56,7 @@ class _Zygote:
 
     def __init__(self, readonly: list[Path], hidden: list[Path]) -> None:
         # a job's fresh /tmp and /dev/shm would hide read-only paths under them: the job binds them again
-        self.rebind = [str(p) for p in readonly if any(p == s or s in p.parents for s in _SCRATCH)]
+        self.rebind = [str(p) for p in readonly if mounts.inside(p, mounts.SCRATCH)]
         self.jobs_root = Path(tempfile.mkdtemp(prefix="evolve-warm-"))
         self.jobs_root.chmod(0o711)
         self._engine_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -66,13 +64,12 @@ class _Zygote:
         chain = _Chain(_ROOT_NAMESPACES, self.jobs_root, [*readonly, ZYGOTE.parent.parent], None, _ZYGOTE_LIMITS,
                        hide_untraversable=True, hidden=hidden)
         argv = [sys.executable, "-I", str(ZYGOTE), str(zygote_end.fileno())]
-        self.outcome: Outcome | None = None
 
         plan = _ClosingAfterStart(chain, zygote_end)
 
         def run() -> None:
             try:
-                self.outcome = execute(argv, self.jobs_root, _ZYGOTE_LIMITS, None, plan, (zygote_end.fileno(),))
+                execute(argv, self.jobs_root, _ZYGOTE_LIMITS, None, plan, (zygote_end.fileno(),))
             finally:
                 chain.close()
 
@@ -123,7 +120,7 @@ class WarmSandbox:
         from .registry import get_sandbox
 
         mode = get_sandbox("process").isolation()  # type: ignore[attr-defined]
-        if not (mode.namespaces and mode.drop_uid and not mode.user_namespace):
+        if mode != _ROOT_NAMESPACES:
             raise WarmUnavailable(f"the warm sandbox needs namespaces and a uid drop; this machine allows "
                                   f"only: {mode.label}")
         self._lock = threading.Lock()
@@ -185,7 +182,7 @@ class WarmSandbox:
         left = pump(feeds, start + limits.wall_s + _REPORT_GRACE_S, until_closed=[rep_r])
         wall_s = time.monotonic() - start
         if left:  # pipes not at EOF yet: the last output, or the report of a job that overran
-            left = pump({fd: feeds[fd] for fd in left}, time.monotonic() + _DRAIN_GRACE_S)
+            left = pump({fd: feeds[fd] for fd in left}, time.monotonic() + DRAIN_GRACE_S)
         for fd in left:
             os.close(fd)
         parsed = _parse_report(report.head(), timed_out=rep_r in left)
@@ -212,7 +209,7 @@ class WarmSandbox:
         with self._lock:
             observed = self._observed
         if observed is None:
-            observed = probe.observe(lambda argv, workdir, limits: self.run(argv, workdir, limits))
+            observed = probe.observe(self.run)
             with self._lock:
                 self._observed = observed
         return {
