@@ -14,6 +14,7 @@ copied back, which no caller needs).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -126,6 +127,7 @@ class WarmSandbox:
         self._lock = threading.Lock()
         self._zygotes: dict[tuple[tuple[Path, ...], tuple[Path, ...]], _Zygote] = {}
         self._observed: dict[str, object] | None = None
+        atexit.register(self.close)  # each zygote's jobs folder would otherwise stay in /tmp
 
     def run(
         self,
@@ -223,6 +225,7 @@ class WarmSandbox:
         }
 
     def close(self) -> None:
+        """Stop the zygotes (they exit when their socket closes) and remove their folders."""
         with self._lock:
             for zygote in self._zygotes.values():
                 zygote.close()

@@ -183,3 +183,22 @@ def test_a_script_that_does_not_compile_fails_in_the_job(warm, tmp_path):
     script.write_text("def broken(:\n")
     out = warm.run([sys.executable, "-I", str(script)], work, LIMITS, readonly_paths=[scripts])
     assert out.returncode != 0 and "SyntaxError" in out.stderr
+
+
+def test_an_engine_that_exits_leaves_no_zygote_folder_behind(tmp_path):
+    """Each zygote copies jobs into a folder of its own; the engine removes them when it exits."""
+    code = (
+        "import sys, tempfile\n"
+        "from pathlib import Path\n"
+        "from sandbox import Limits, get_sandbox\n"
+        "box = get_sandbox('warm')\n"
+        "out = box.run([sys.executable, '-c', 'pass'], Path(sys.argv[1]), Limits(wall_s=10))\n"
+        "print(*[z.jobs_root for z in box._zygotes.values()])\n"
+    )
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=60)
+    roots = [Path(p) for p in done.stdout.split()]
+    assert done.returncode == 0 and roots, done.stderr
+    assert not [p for p in roots if p.exists()]
