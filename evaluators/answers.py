@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ def make_judge(extract: str, *, labels: dict[str, list[str]] | None = None,
                metric_path: Path | None = None) -> Judge:
     """The judge for a task's `prompt.answer` settings."""
     if extract == "label":
-        return _LabelJudge(labels or {})
+        return _judged(_LabelReader(labels or {}).read, operator.eq)
     if extract == "number":
         return _judged(_read_number, _same_number)
     if extract == "exact":
@@ -74,7 +75,7 @@ def _judged(read: Callable[[str], str | None], same: Callable[[str, str], bool])
     return judge
 
 
-class _LabelJudge:
+class _LabelReader:
     """Labels recognised by their verbalizers (whole words, any case); the label itself always counts."""
 
     def __init__(self, labels: dict[str, list[str]]) -> None:
@@ -83,13 +84,6 @@ class _LabelJudge:
         self.label_of = {w.lower(): label for w, label in words}
         self.pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(w) for w, _ in words) + r")(?![\w-])",
                                   re.IGNORECASE)
-
-    def __call__(self, output: str, example: Example) -> Judgement:
-        label = self.read(output)
-        if label is None:
-            return _failed(output)
-        right = label == example.target
-        return Judgement(label, 1.0 if right else 0.0, "correct" if right else "wrong")
 
     def read(self, output: str) -> str | None:
         cues = list(_CUE.finditer(output))

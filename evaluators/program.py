@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from evaluators import candidate_channel as channel
-from evaluators.result import EvalResult
+from evaluators.result import EvalResult, TwinLookup
 from sandbox import Limits, Outcome, Sandbox
 
 HARNESS = Path(__file__).resolve().with_name("harness.py")
@@ -38,7 +38,6 @@ _TAIL = 2000  # characters of stderr/stdout kept as artifacts for the next promp
 _GRACE_S = 2.0  # the evaluator's sandbox outlives its own deadline by this much, so it can still report
 _PROBE_REPLY_MAX = 1 << 20  # bytes of probe replies the engine accepts per candidate
 
-TwinLookup = Callable[[str], "str | None"]  # behaviour hash -> id of a known candidate that behaves the same
 
 
 class ProgramEvaluator:
@@ -78,12 +77,7 @@ class ProgramEvaluator:
     def evaluate(self, source: str, twin_of: TwinLookup | None = None) -> EvalResult:
         """Blocking; the controller calls it from worker threads, several at once."""
         if self.interface != "call":
-            with _folder("evolve-eval-") as workdir:
-                program = workdir / self.program_name
-                program.write_text(source, encoding="utf-8")
-                outcome = self.sandbox.run(self._harness_argv(program, {}), workdir, self.limits,
-                                           readonly_paths=self.evaluator_paths)
-            return interpret(outcome, self.objective, self.limits)
+            return interpret(self._run_harness(source, {}), self.objective, self.limits)
         return self._evaluate_split(source, twin_of)
 
     # ---- the call interface ---------------------------------------------------------------------------------
@@ -111,8 +105,7 @@ class ProgramEvaluator:
 
             # A backend that relays fds (docker) reads the reply pipe as soon as it starts, which would race
             # the engine for the worker's "ready": there the evaluator starts once the engine is done with it.
-            relays = getattr(self.sandbox, "relays_fds", False)
-            evaluator = None if relays else start_evaluator()
+            evaluator = None if self.sandbox.relays_fds else start_evaluator()
             twin = None
             try:
                 ready = worker.wait_ready(self.limits.wall_s)
@@ -129,7 +122,7 @@ class ProgramEvaluator:
                 _close(go_r)
                 candidate = worker.finish()
         if not ready:
-            return worker.failed(self.limits)
+            return worker.failed(candidate, self.limits)
         if twin is not None:
             return EvalResult("ok", reason=f"behaves exactly like candidate {twin} on the task's probes",
                               behaviour_hash=behaviour, twin_of=twin)
@@ -142,11 +135,7 @@ class ProgramEvaluator:
         """The task's probe calls (from `probes()` in its evaluator, run once in the sandbox), or None."""
         with self._probes_lock:
             if not self._probes_loaded:
-                with _folder("evolve-probes-") as workdir:
-                    program = workdir / self.program_name
-                    program.write_text("", encoding="utf-8")
-                    outcome = self.sandbox.run(self._harness_argv(program, {"mode": "probes"}), workdir,
-                                               self.limits, readonly_paths=self.evaluator_paths)
+                outcome = self._run_harness("", {"mode": "probes"})
                 report = _parse_report(outcome.result) or {}
                 if "error" in report or outcome.timed_out:
                     raise RuntimeError(f"{self.evaluator_path.name}: probes() failed: "
@@ -154,6 +143,15 @@ class ProgramEvaluator:
                 self._probes = report.get("probes")
                 self._probes_loaded = True
             return self._probes
+
+    def _run_harness(self, source: str, spec: dict) -> Outcome:
+        """The evaluator's harness in one sandbox, beside `source` as the program (the path interface, and
+        the probes' run)."""
+        with _folder("evolve-eval-") as workdir:
+            program = workdir / self.program_name
+            program.write_text(source, encoding="utf-8")
+            return self.sandbox.run(self._harness_argv(program, spec), workdir, self.limits,
+                                    readonly_paths=self.evaluator_paths)
 
     def _harness_argv(self, program: Path, spec: dict) -> list[str]:
         full = {"objective": self.objective, "thresholds": self.thresholds, **spec}
@@ -193,7 +191,6 @@ class _Worker:
                  hidden: list[Path]) -> None:
         self.request_r, self.request_w = os.pipe()
         self.reply_r, self.reply_w = os.pipe()
-        self.outcome: Outcome | None = None
         argv = [sys.executable, "-I", str(CHANNEL), str(program), str(self.request_r), str(self.reply_w)]
         pass_fds = (self.request_r, self.reply_w)
         self._run = _Background(lambda: sandbox.run(argv, workdir, limits, readonly_paths=[CHANNEL.parent],
@@ -230,19 +227,15 @@ class _Worker:
             digest.update(b"\n")
         return digest.hexdigest()
 
-    def finish(self) -> Outcome | None:
+    def finish(self) -> Outcome:
         """Close the evaluator's ends (the worker reads EOF and exits) and wait for the sandbox to return."""
         _close(self.request_w, self.reply_r, self.request_r, self.reply_w)
         self.request_w = self.reply_r = self.request_r = self.reply_w = -1
-        if self.outcome is None:
-            self.outcome = self._run.join()
-        return self.outcome
+        return self._run.join()
 
-    def failed(self, limits: Limits) -> EvalResult:
-        """Why a worker that never said "ready" failed (call after finish())."""
-        outcome = self.outcome
-        if outcome is None:
-            return EvalResult("crashed", reason="the candidate's sandbox did not start")
+    @staticmethod
+    def failed(outcome: Outcome, limits: Limits) -> EvalResult:
+        """Why a worker that never said "ready" failed, from its sandbox's `outcome` (what finish() returned)."""
         result = interpret(outcome, "", limits)
         if result.status == "crashed":
             result.reason = f"the candidate's process did not start: {result.reason}"

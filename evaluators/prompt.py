@@ -24,11 +24,10 @@ import random
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
 from evaluators.answers import Judge, Judgement
-from evaluators.result import EvalResult
+from evaluators.result import EvalResult, TwinLookup
 from evolve.candidate import Candidate
 from evolve.examples import Example
 from evolve.llm import LLMError, LLMProvider
@@ -85,7 +84,7 @@ class PromptEvaluator:
 
     # ---- the Evaluator protocol ---------------------------------------------------------------------------------
     async def evaluate(self, source: str, baseline: Candidate | None,
-                       twin_of: Callable[[str], str | None] | None = None) -> EvalResult:
+                       twin_of: TwinLookup | None = None) -> EvalResult:
         """Score `source` on the dev split; with a baseline, only if it first beats the baseline on a minibatch."""
         start, spend = time.perf_counter(), Spend()
         if baseline is None:

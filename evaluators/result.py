@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+
+TwinLookup = Callable[[str], "str | None"]  # behaviour hash -> id of a known candidate that behaves the same
 
 
 @dataclass

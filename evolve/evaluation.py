@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
-from evaluators.program import ProgramEvaluator, TwinLookup
+from evaluators.program import ProgramEvaluator
 from evaluators.prompt import SPEND_METRICS  # noqa: F401 - re-exported: what an evaluation spent, not its quality
-from evaluators.result import EvalResult
+from evaluators.result import EvalResult, TwinLookup
 from evolve.candidate import Candidate
 from evolve.store import SplitScore
 

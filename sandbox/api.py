@@ -53,6 +53,9 @@ class Sandbox(Protocol):
     """An isolation backend. ``run`` must be safe to call from several threads at once."""
 
     name: str
+    # True where the backend itself reads the pass_fds from the moment a run starts (docker relays them over
+    # sockets): a caller must then not read those pipes itself while the run is going
+    relays_fds: bool
 
     def run(
         self,

@@ -226,6 +226,7 @@ class ProcessSandbox:
     """The ``process`` backend: the strongest isolation mode this machine allows (probed once, then fixed)."""
 
     name = "process"
+    relays_fds = False
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -14,6 +14,7 @@ from .process import UNSAFE, run_in_mode
 
 class UnsafeSandbox:
     name = "none"
+    relays_fds = False
 
     def run(
         self,

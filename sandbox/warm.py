@@ -114,6 +114,7 @@ class _ClosingAfterStart:
 
 class WarmSandbox:
     name = "warm"
+    relays_fds = False
 
     def __init__(self) -> None:
         if os.geteuid() != 0:
