@@ -178,7 +178,6 @@ class Candidate:
 
     def __init__(self, source: str, request_fd: int, reply_fd: int, deadline: float | None = None) -> None:
         self.source = source
-        self.calls = 0
         self._request_fd, self._reply_fd, self._deadline = request_fd, reply_fd, deadline
         self._dead: CandidateError | None = None
 
@@ -193,7 +192,6 @@ class Candidate:
         deadline = self._deadline
         if timeout_s is not None:
             deadline = min(deadline or math.inf, time.monotonic() + timeout_s)
-        self.calls += 1
         try:
             write_frame(self._request_fd, request)
             reply = read_frame(self._reply_fd, deadline)
@@ -230,11 +228,9 @@ class InProcessCandidate:
 
     def __init__(self, source: str, task_dir: str | os.PathLike | None = None) -> None:
         self.source = source
-        self.calls = 0
         self._worker = Worker(source, str(task_dir) if task_dir else None)
 
     def call(self, function: str, *args: Any, timeout_s: float | None = None) -> Any:
-        self.calls += 1
         return _result(function, json.loads(json.dumps(self._worker.handle({"call": function,
                                                                             "args": encode(list(args))}))))
 

@@ -124,7 +124,7 @@ class _Evaluation:
         self.snapshot: Snapshot | None = None
         self.timing_seed = secrets.randbits(31)
         self.compiled: Callable[..., Any] | None = None
-        self.threads = ThreadWatch()
+        self.threads: ThreadWatch  # set by execute(), after the warm-up (whose threads are not the candidate's)
         self.checks = 0
         self.worst_error = 0.0
         self.compute: Counter[str] = Counter()
@@ -276,8 +276,8 @@ class _Evaluation:
             check = self._guarded("the wall-clock check", lambda: cross_check(fns["candidate"], backend,
                                                                               candidate.median))
         self._verify()
-        if check.problem():
-            raise Rejected(check.problem() or "")
+        if found := check.problem():
+            raise Rejected(found)
         timing: dict[str, Any] = {"samples": samples, "candidate": candidate, "phase_s": phase}
         if self.cuda:
             timing["floor_s"] = self._floor(ref_model, inputs)

@@ -67,8 +67,8 @@ def numeric_settings() -> dict[str, object]:
 class Snapshot:
     """Identity of the harness's callables and of its functions' code, taken before the candidate loads."""
 
-    def __init__(self, objects: dict[str, object] | None = None) -> None:
-        self._objects = objects if objects is not None else watched_objects()
+    def __init__(self) -> None:
+        self._objects = watched_objects()
         self._values: dict[tuple[str, str], object] = {}
         self._code: dict[str, tuple[Callable[..., Any], types.CodeType]] = {}
         for label, obj in self._objects.items():

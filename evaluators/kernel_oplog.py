@@ -39,10 +39,9 @@ _GLUE = _ALLOCATIONS | _COPIES | {
 class OpLog(TorchDispatchMode):
     """Dispatch mode: poisons fresh allocations; records forbidden ops, host reads and torch compute."""
 
-    def __init__(self, forbidden: Iterable[str] = (), poison: bool = True) -> None:
+    def __init__(self, forbidden: Iterable[str] = ()) -> None:
         super().__init__()
         self.forbidden = set(forbidden)
-        self.poison = poison
         self.hot: Counter[str] = Counter()
         self.host_reads: Counter[str] = Counter()
         self.compute: Counter[str] = Counter()
@@ -56,7 +55,7 @@ class OpLog(TorchDispatchMode):
             self.host_reads[name] += 1
         elif name not in _GLUE:
             self.compute[name] += 1
-        if self.poison and name in _ALLOCATIONS and isinstance(out, torch.Tensor):
+        if name in _ALLOCATIONS and isinstance(out, torch.Tensor):
             poison(out)
         return out
 
