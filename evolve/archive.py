@@ -142,6 +142,10 @@ class Archive:
             return None
         return max(tops, key=self._fitness)
 
+    def elites(self, island: int) -> list[Candidate]:
+        """The island's population (one elite per filled cell), best first; equals in the order they came."""
+        return sorted(self.islands[island].cells.values(), key=lambda c: (-self._fitness(c), c.seq))
+
     def filled_cells(self, island: int) -> dict[Cell, Candidate]:
         return dict(self.islands[island].cells)
 

@@ -252,7 +252,7 @@ class Controller:
         island = proposal % len(self.archive.islands)
         sample = self.archive.sample(island, rng)
         provider = self.ensemble.pick(rng)
-        elites = sorted(self.archive.filled_cells(island).values(), key=lambda c: (-self._fitness(c), c.seq))
+        elites = self.archive.elites(island)
         plan = self.variation.propose(ProposalContext(sample, elites, self.feedback.get(island), provider, rng,
                                                       proposal))
         messages = plan.messages
@@ -388,10 +388,6 @@ class Controller:
                 self.stats.best_score is None or self.task.better(cand.score, self.stats.best_score)):
             self.stats.best_score, self.stats.best_id = cand.score, cand.id
             self.best = cand
-
-    def _fitness(self, cand: Candidate) -> float:
-        """Higher is better, whatever the task's direction."""
-        return (cand.score or 0.0) if self.maximize else -(cand.score or 0.0)
 
     async def _conclude(self) -> None:
         """Let the evaluator score the seeds and the best on its held-out data, and store those scores."""

@@ -56,6 +56,17 @@ def test_cells_follow_features_and_values_outside_the_range_clamp():
     assert set(archive.filled_cells(0)) == {(0, 0), (5, 3), (9, 3)}
 
 
+@pytest.mark.parametrize("maximize", [True, False])
+def test_elites_come_best_first_and_equals_in_the_order_they_were_stored(maximize):
+    archive = Archive(DIMS, islands=1, maximize=maximize)
+    made = [cand(score, length=10 * i + 5) for i, score in enumerate([1.0, 3.0, 2.0, 3.0])]
+    for seq, c in enumerate(made):
+        c.seq = seq
+        archive.add(c)
+    order = [made[i] for i in ([1, 3, 2, 0] if maximize else [0, 2, 1, 3])]
+    assert archive.elites(0) == order
+
+
 def test_ring_migration_copies_island_best_to_next_island():
     archive = Archive(DIMS, islands=3, migration_interval=2)
     migrations = []
