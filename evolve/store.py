@@ -277,7 +277,7 @@ class Store:
     def add_candidate(self, cand: Candidate, calls: list[LLMCallRecord] = (), evaluation: EvaluationRecord | None = None) -> Candidate:
         """Write a candidate with its LLM calls and evaluation in one transaction; assigns `cand.seq`.
 
-        The statements are built once (module constants) and take their values as parameters: building
+        The statements take their values as parameters (as every per-item write here does): building
         `insert(...).values(**row)` per child made SQLAlchemy compile a new cache key each time, a third of
         the engine's own time per child in the loop benchmark."""
         with self.engine.begin() as conn:
@@ -370,14 +370,17 @@ class Store:
         """Cache an answer; a concurrent writer of the same key already stored the same answer, which is kept."""
         try:
             with self.engine.begin() as conn:
-                conn.execute(insert(task_outputs).values(key=key, model=model, created_at=time.time(), **asdict(out)))
+                conn.execute(insert(task_outputs),
+                             {"key": key, "model": model, "created_at": time.time(), **asdict(out)})
         except IntegrityError:
             pass
 
     def add_split_scores(self, run_id: str, scores: list[SplitScore]) -> None:
+        if not scores:
+            return
         with self.engine.begin() as conn:
-            for score in scores:
-                conn.execute(insert(split_scores).values(run_id=run_id, created_at=time.time(), **asdict(score)))
+            conn.execute(insert(split_scores),
+                         [{"run_id": run_id, "created_at": time.time(), **asdict(score)} for score in scores])
 
     def split_scores(self, run_id: str) -> list[SplitScore]:
         """The latest score per (role, split) of a run (a resumed run reports again when it ends)."""
