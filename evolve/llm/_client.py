@@ -86,14 +86,6 @@ class SDKProvider(Generic[C]):
         cost = cost_usd(p_tok, c_tok, self.cfg.price_in_per_mtok or 0.0, self.cfg.price_out_per_mtok or 0.0)
         return Reply(text, Usage(p_tok, c_tok, cost), model, time.perf_counter() - start, attempts, finish)
 
-    def _options(self, params: dict[str, Any]) -> tuple[float, int, dict[str, Any]]:
-        params = dict(params)
-        temperature = float(params.pop("temperature", self.cfg.temperature))
-        max_tokens = int(params.pop("max_tokens", self.cfg.max_tokens))
-        if self.cfg.seed is not None:
-            params.setdefault("seed", self.cfg.seed)
-        return temperature, max_tokens, params
-
 
 def bad_reply(provider: str, what: str) -> LLMError:
     return LLMError("bad_reply", f"{provider}: {what}")

@@ -56,7 +56,7 @@ class AnthropicProvider(SDKProvider[Any]):
         )
 
     async def generate(self, messages: list[dict[str, str]], **params: Any) -> Reply:
-        temperature, max_tokens, extra = self._options(params)
+        temperature, max_tokens, extra = self.cfg.options(params)
         extra.pop("seed", None)  # not supported by the Messages API
         system, turns = to_anthropic(messages)
         request: dict[str, Any] = {

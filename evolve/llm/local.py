@@ -271,12 +271,13 @@ class LocalProvider:
             return scores
 
         try:
-            seed = params.pop("seed", self.cfg.seed)
+            temperature, max_tokens, rest = self.cfg.options(params)
+            seed = rest.pop("seed", None)
             kwargs: dict[str, Any] = {
-                "temperature": params.pop("temperature", self.cfg.temperature),
-                "max_tokens": params.pop("max_tokens", self.cfg.max_tokens),
+                "temperature": temperature,
+                "max_tokens": max_tokens,
                 "logits_processor": LogitsProcessorList([stop_when_late]),
-                **params,
+                **rest,
             }
             if seed is not None:
                 kwargs["seed"] = int(seed)

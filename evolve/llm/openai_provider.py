@@ -31,7 +31,7 @@ class OpenAIProvider(SDKProvider[Any]):
         )
 
     async def generate(self, messages: list[dict[str, str]], **params: Any) -> Reply:
-        temperature, max_tokens, extra = self._options(params)
+        temperature, max_tokens, extra = self.cfg.options(params)
         request: dict[str, Any] = {"model": self.cfg.name, "messages": messages, **extra}
         if self.cfg.base_url is None and _REASONING.match(self.cfg.name):
             request["max_completion_tokens"] = max_tokens

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -51,6 +51,16 @@ class ModelConfig(BaseModel):
     price_out_per_mtok: float | None = Field(default=None, ge=0.0)
     context_tokens: int | None = Field(default=None, ge=256)  # context window; None = known or default
     seed: int | None = None
+
+    def options(self, params: dict[str, Any]) -> tuple[float, int, dict[str, Any]]:
+        """(temperature, max_tokens, the other generation params) for one request: the request's `params`
+        over this model's settings; the model's seed is added unless the request brings one."""
+        params = dict(params)
+        temperature = float(params.pop("temperature", self.temperature))
+        max_tokens = int(params.pop("max_tokens", self.max_tokens))
+        if self.seed is not None:
+            params.setdefault("seed", self.seed)
+        return temperature, max_tokens, params
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> ModelConfig:
