@@ -68,14 +68,14 @@ class FeatureDim:
 def resolve_dims(specs: list[FeatureSpec], seed_source: str, objective: str, best_known: float | None) -> list[FeatureDim]:
     """Fill in missing ranges: lengths up to 4x the seed, yes/no styles and edit distance 0..1, the objective
     0..best known."""
-    defaults = {
-        "code_length": (0.0, float(max(200, 4 * len(seed_source)))),
-        "length_tokens": (0.0, float(max(64, 4 * count_tokens(seed_source)))),
-        objective: (0.0, float(best_known) if best_known else 1.0),
+    defaults = {  # computed only for the dimensions a task has (counting tokens loads the tokenizer)
+        "code_length": lambda: (0.0, float(max(200, 4 * len(seed_source)))),
+        "length_tokens": lambda: (0.0, float(max(64, 4 * count_tokens(seed_source)))),
+        objective: lambda: (0.0, float(best_known) if best_known else 1.0),
     }
     dims = []
     for spec in specs:
-        low, high = defaults.get(spec.name, (0.0, 1.0))
+        low, high = defaults.get(spec.name, lambda: (0.0, 1.0))()
         dims.append(FeatureDim(spec.name, spec.bins, spec.min if spec.min is not None else low,
                                spec.max if spec.max is not None else high))
     return dims
