@@ -58,7 +58,7 @@ def _drive(prepared: PreparedRun, quiet: bool) -> None:
     ctl = prepared.controller
     task_model = prepared.config.task_model
     console.print(f"[bold]run {prepared.run_id}[/] · task {prepared.task.name} · models "
-                  f"{', '.join(m.provider + (':' + m.name if m.name else '') for m in prepared.config.models)} · "
+                  f"{', '.join(m.label for m in prepared.config.models)} · "
                   + (f"task model {task_model.label} · " if task_model else "")
                   + f"storage {prepared.store.url}")
     for note in prepared.task.notes:
@@ -231,7 +231,7 @@ def doctor() -> None:
     console.print(table)
     keys = [k for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY") if os.environ.get(k)]
     console.print(f"API keys present: {', '.join(keys) or 'none'}")
-    console.print(f"default model(s): {', '.join(m.provider + ':' + (m.name or '') for m in default_models(os.environ))}")
+    console.print(f"default model(s): {', '.join(m.label for m in default_models(os.environ))}")
     try:
         import llama_cpp  # noqa: F401
 
