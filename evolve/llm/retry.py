@@ -132,9 +132,7 @@ async def call_with_retry(
     policy: RetryPolicy,
     *,
     rng: random.Random | None = None,
-    classify: Callable[[BaseException], LLMError] = classify_exception,
     label: str = "llm",
-    on_retry: Callable[[LLMError, float], None] | None = None,
 ) -> tuple[T, int]:
     """Run `attempt()` until it succeeds or fails for good; return (result, number of attempts).
 
@@ -152,7 +150,7 @@ async def call_with_retry(
             if isinstance(exc, TimeoutError) and not isinstance(exc, LLMError):
                 err = LLMError("timeout", f"no reply within {policy.timeout_s:g} s")
             else:
-                err = classify(exc)
+                err = classify_exception(exc)
             err.attempts = attempts
             if not err.retryable or attempts > policy.max_retries:
                 if err.retryable:
@@ -163,6 +161,4 @@ async def call_with_retry(
             if err.retry_after is not None:
                 delay = min(err.retry_after, policy.max_retry_after_s)
             log.warning("%s: attempt %d failed (%s); retrying in %.2f s", label, attempts, err, delay)
-            if on_retry is not None:
-                on_retry(err, delay)
             await asyncio.sleep(delay)

@@ -42,6 +42,6 @@ def count_tokens(text: str) -> int:
     return len(enc.encode(text, disallowed_special=()))
 
 
-def count_message_tokens(messages: list[dict[str, str]], count=count_tokens) -> int:
+def count_message_tokens(messages: list[dict[str, str]]) -> int:
     """Estimated prompt tokens of a chat: the contents plus a small per-message overhead."""
-    return sum(count(m.get("content") or "") + MESSAGE_OVERHEAD_TOKENS for m in messages) + 2
+    return sum(count_tokens(m.get("content") or "") + MESSAGE_OVERHEAD_TOKENS for m in messages) + 2
