@@ -56,13 +56,15 @@ class _Zygote:
     """One running zygote and the folder its jobs' work folders are copied into."""
 
     def __init__(self, readonly: list[Path], hidden: list[Path]) -> None:
-        # a job's fresh /tmp and /dev/shm would hide read-only paths under them: the job binds them again
-        self.rebind = [str(p) for p in readonly if mounts.inside(p, mounts.SCRATCH)]
+        # a job's fresh /tmp and /dev/shm would hide what the zygote's view exposes under them (the caller's
+        # read-only paths, this code, the interpreter: a venv in /tmp): the job binds those again
+        exposed = [*readonly, ZYGOTE.parent.parent, *mounts.python_paths()]
+        self.rebind = [str(p) for p in mounts.outermost(exposed) if mounts.inside(p, mounts.SCRATCH)]
         self.jobs_root = Path(tempfile.mkdtemp(prefix="evolve-warm-"))
         self.jobs_root.chmod(0o711)
         self._engine_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._send_lock = threading.Lock()
-        chain = _Chain(_ROOT_NAMESPACES, self.jobs_root, [*readonly, ZYGOTE.parent.parent], None, _ZYGOTE_LIMITS,
+        chain = _Chain(_ROOT_NAMESPACES, self.jobs_root, exposed, None, _ZYGOTE_LIMITS,
                        hide_untraversable=True, hidden=hidden)
         argv = [sys.executable, "-I", str(ZYGOTE), str(zygote_end.fileno())]
 

@@ -202,3 +202,28 @@ def test_an_engine_that_exits_leaves_no_zygote_folder_behind(tmp_path):
     roots = [Path(p) for p in done.stdout.split()]
     assert done.returncode == 0 and roots, done.stderr
     assert not [p for p in roots if p.exists()]
+
+
+def test_an_engine_in_a_venv_under_tmp_runs_jobs(tmp_path):
+    """Jobs get a fresh /tmp; whatever of the zygote's view lay under it (here the engine's own venv, as in a
+    newcomer's `python -m venv /tmp/venv`) must be bound again, or the job cannot find its interpreter."""
+    import subprocess
+    import venv
+
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(system_site_packages=True, symlinks=True).create(env_dir)
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+        "from sandbox import Limits, get_sandbox\n"
+        "box = get_sandbox('warm')\n"
+        "out = box.run([sys.executable, '-c', 'import sys; print(sys.prefix)'], Path(sys.argv[1]), Limits(wall_s=10))\n"
+        "print(out.returncode, out.stdout.strip(), out.stderr[-300:])\n"
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    done = subprocess.run([str(env_dir / "bin" / "python"), "-c", code, str(work)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[:2] == ["0", str(env_dir)], done.stdout
