@@ -101,7 +101,7 @@ class ProgramEvaluator:
                 return _Background(lambda: self.sandbox.run(
                     self._harness_argv(eval_dir / self.program_name, spec), eval_dir,
                     _extend(self.limits, _GRACE_S), readonly_paths=self.evaluator_paths,
-                    pass_fds=(worker.request_w, worker.reply_r, go_r)))
+                    pass_fds=(worker.request_w, worker.reply_r, go_r), preload=(CHANNEL,)))
 
             # A backend that relays fds (docker) reads the reply pipe as soon as it starts, which would race
             # the engine for the worker's "ready": there the evaluator starts once the engine is done with it.
@@ -151,7 +151,7 @@ class ProgramEvaluator:
             program = workdir / self.program_name
             program.write_text(source, encoding="utf-8")
             return self.sandbox.run(self._harness_argv(program, spec), workdir, self.limits,
-                                    readonly_paths=self.evaluator_paths)
+                                    readonly_paths=self.evaluator_paths, preload=(CHANNEL,))
 
     def _harness_argv(self, program: Path, spec: dict) -> list[str]:
         full = {"objective": self.objective, "thresholds": self.thresholds, **spec}

@@ -67,11 +67,14 @@ class Sandbox(Protocol):
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
         hidden_paths: Sequence[Path] = (),
+        preload: Sequence[Path] = (),
     ) -> Outcome:
         """Run argv in workdir under limits. ``pass_fds`` stay open in the child under the same numbers (the
         evaluator/candidate channel); the caller keeps and closes its own copies. ``hidden_paths`` (folders)
         appear empty to the child although the rest of the host is readable (e.g. a task folder holding
-        reference answers, which a candidate must not read)."""
+        reference answers, which a candidate must not read). ``preload``: Python modules (files) that argv
+        imports by name; a backend that keeps a warm interpreter imports them there once, ahead of the jobs
+        (it honours only Evolve's own files: they run outside the job's confinement), the others ignore it."""
         ...
 
     def describe(self) -> dict[str, object]: ...

@@ -107,6 +107,7 @@ class DockerSandbox:
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
         hidden_paths: Sequence[Path] = (),
+        preload: Sequence[Path] = (),
     ) -> Outcome:
         workdir, readonly, hidden = resolve_paths(workdir, readonly_paths, hidden_paths)
         as_root = os.geteuid() == 0

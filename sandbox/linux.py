@@ -1,4 +1,4 @@
-"""ctypes bindings for the Linux calls Python 3.11's os module lacks (unshare, mount, prctl), with constants.
+"""ctypes bindings for the Linux calls Python 3.11's os module lacks (unshare, setns, mount, prctl), with constants.
 
 Loaded in the engine at import time, so the forked child only calls into already-resolved C functions.
 """
@@ -34,6 +34,7 @@ PR_SET_NO_NEW_PRIVS = 38
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
@@ -46,6 +47,10 @@ def _check(rc: int, what: bytes | str) -> None:
 
 def unshare(flags: int) -> None:
     _check(_libc.unshare(flags), "unshare")
+
+
+def setns(fd: int, nstype: int) -> None:
+    _check(_libc.setns(fd, nstype), "setns")
 
 
 def mount(

@@ -242,6 +242,7 @@ class ProcessSandbox:
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
         hidden_paths: Sequence[Path] = (),
+        preload: Sequence[Path] = (),
     ) -> Outcome:
         iso, _ = self._select()
         return run_in_mode(iso, argv, workdir, limits, readonly_paths, env, pass_fds, hidden_paths)

@@ -26,6 +26,7 @@ class UnsafeSandbox:
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
         hidden_paths: Sequence[Path] = (),
+        preload: Sequence[Path] = (),
     ) -> Outcome:
         return run_in_mode(UNSAFE, argv, workdir, limits, readonly_paths, env, pass_fds)  # hides nothing
 

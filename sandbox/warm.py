@@ -142,34 +142,35 @@ class WarmSandbox:
         env: Mapping[str, str] | None = None,
         pass_fds: Sequence[int] = (),
         hidden_paths: Sequence[Path] = (),
+        preload: Sequence[Path] = (),
     ) -> Outcome:
         workdir, readonly, hidden = resolve_paths(workdir, readonly_paths, hidden_paths)
+        job = {"argv": argv, "workdir": str(workdir), "preload": [str(Path(p).resolve()) for p in preload]}
         zygote = self._zygote(readonly, hidden)
         try:
-            return self._run_on(zygote, argv, workdir, limits, env, pass_fds)
+            return self._run_on(zygote, job, limits, env, pass_fds)
         except _ZygoteGone:  # it died (e.g. killed from outside): once more on a new one
-            return self._run_on(self._zygote(readonly, hidden, dead=zygote), argv, workdir, limits, env, pass_fds)
+            return self._run_on(self._zygote(readonly, hidden, dead=zygote), job, limits, env, pass_fds)
 
-    def _run_on(self, zygote: _Zygote, argv: list[str], workdir: Path, limits: Limits,
-                env: Mapping[str, str] | None, pass_fds: Sequence[int]) -> Outcome:
+    def _run_on(self, zygote: _Zygote, job: dict, limits: Limits, env: Mapping[str, str] | None,
+                pass_fds: Sequence[int]) -> Outcome:
         with identity.uid_slot() as uid:
             folder = zygote.job_dir()
             try:
-                shutil.copytree(workdir, folder, dirs_exist_ok=True, symlinks=True)
+                shutil.copytree(job["workdir"], folder, dirs_exist_ok=True, symlinks=True)
                 identity.prepare_workdir(folder, uid)
-                return self._run(zygote, argv, workdir, folder, uid, limits, env, pass_fds)
+                return self._run(zygote, {**job, "jobdir": str(folder), "uid": uid}, limits, env, pass_fds)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
 
-    def _run(self, zygote: _Zygote, argv: list[str], workdir: Path, folder: Path, uid: int, limits: Limits,
-             env: Mapping[str, str] | None, pass_fds: Sequence[int]) -> Outcome:
+    def _run(self, zygote: _Zygote, job: dict, limits: Limits, env: Mapping[str, str] | None,
+             pass_fds: Sequence[int]) -> Outcome:
         result_target = max([2, *pass_fds]) + 1
         pipes = [os.pipe() for _ in range(4)]  # stdout, stderr, result, report
         (out_r, out_w), (err_r, err_w), (res_r, res_w), (rep_r, rep_w) = pipes
         job = {
-            "argv": argv, "workdir": str(workdir), "jobdir": str(folder), "uid": uid,
-            "rlimits": rlimits.table(limits), "wall_s": limits.wall_s, "tmp_mb": limits.memory_mb,
-            "env": minimal_env(workdir, result_target, env),
+            **job, "rlimits": rlimits.table(limits), "wall_s": limits.wall_s, "tmp_mb": limits.memory_mb,
+            "env": minimal_env(Path(job["workdir"]), result_target, env),
             "targets": [result_target, *pass_fds],
             "rebind": zygote.rebind,
         }

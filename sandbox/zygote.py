@@ -6,32 +6,35 @@ Usage: python -I zygote.py CONTROL_FD
 The zygote stays root inside its namespaces (it is our code, never a candidate's) so that each job can get
 what a cold run gets: its own mount namespace (private /tmp and /dev/shm, its work folder bound at the path the
 caller gave), its own PID namespace (whatever it starts dies with it), its own uid slot, rlimits and
-no_new_privs. Per job the chain is
+no_new_privs. One fork per job:
 
-    zygote ─ S (job supervisor: mounts, deadline, report) ─ C (pid 1 of the job's namespace: drops to its
-                                                               uid, runs argv)
+    zygote (supervises every job: deadline, wait, report) ─ C (pid 1 of the job's namespace: mounts its view,
+                                                              drops to its uid, runs argv)
 
-C is the namespace's init, so when it ends the kernel kills everything it started (double forks and setsid
-included) and S reads its exit status and resource use straight from wait4. Two forks per job, not three:
-on these machines a fork of the zygote costs 1-2 ms, which is most of a job.
+The zygote points the PID namespace of its next child at a fresh one before each fork, so C is that
+namespace's init: when it ends the kernel kills everything it started (double forks and setsid included), and
+the zygote reads its exit status and resource use straight from wait4. On these machines a fork of the zygote
+and the exit of that copy cost 1-2 ms of CPU, most of a job; a supervisor process per job cost one more of each.
 
-A job arrives as one SEQPACKET message: JSON plus the fds [stdout, stderr, result, report, *pass_fds]; S writes
-one JSON report (wait status, cpu, peak memory, timed out) to the report fd. C runs a Python argv in-process
-(`python [-flags] script args` or `-c code`) because this interpreter is already warm; the script is compiled
-once by the zygote and the code object reused by every later job (the harness and the candidate channel
-otherwise cost a compile each); anything else is exec'd.
+A job arrives as one SEQPACKET message: JSON plus the fds [stdout, stderr, result, report, *pass_fds]; the
+zygote writes one JSON report (wait status, cpu, peak memory, timed out) to the report fd when the job ends.
+C runs a Python argv in-process (`python [-flags] script args` or `-c code`) because this interpreter is
+already warm; the script is compiled once by the zygote and the code object reused by every later job (the
+harness and the candidate channel otherwise cost a compile each); anything else is exec'd.
 """
 
 from __future__ import annotations
 
 import fcntl
+import importlib.util
 import json
 import os
 import runpy
-import select
+import selectors
 import signal
 import socket
 import sys
+import time
 import traceback
 import types
 
@@ -52,67 +55,89 @@ def preload() -> None:
         pass
 
 
+class _Job:
+    """A running job as the zygote sees it: C's pid and pidfd, its deadline and where its report goes."""
+
+    def __init__(self, pid: int, report_fd: int, deadline: float) -> None:
+        self.pid, self.report_fd, self.deadline = pid, report_fd, deadline
+        self.pidfd = os.pidfd_open(pid)
+        self.timed_out = False
+
+
 def serve(control: socket.socket) -> None:
-    """Fork a supervisor per job until the engine closes the control socket."""
+    """Start each job the engine sends and report on it when it ends, until the engine closes the socket."""
+    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    selector = selectors.DefaultSelector()
+    selector.register(control, selectors.EVENT_READ)
+    jobs: dict[int, _Job] = {}  # pidfd -> job
     while True:
-        _reap()
-        try:
-            data, fds, _, _ = socket.recv_fds(control, _MAX_MESSAGE, 64)
-        except InterruptedError:
-            continue
-        if not data:
-            return
-        job = json.loads(data)
-        _compile_script(job["argv"])
-        if os.fork() == 0:
+        now = time.monotonic()
+        for job in jobs.values():
+            if not job.timed_out and job.deadline <= now:
+                job.timed_out = True
+                signal.pidfd_send_signal(job.pidfd, signal.SIGKILL)  # pid 1 of the job's namespace: all of it dies
+        waiting = [job.deadline - now for job in jobs.values() if not job.timed_out]
+        for key, _ in selector.select(max(0.0, min(waiting)) if waiting else None):
+            if key.fileobj is not control:
+                _finish(jobs.pop(key.fd), selector)
+                continue
             try:
-                control.close()
-                _supervise(job, fds)
-            finally:
-                os._exit(0)
-        for fd in fds:
-            os.close(fd)
+                data, fds, _, _ = socket.recv_fds(control, _MAX_MESSAGE, 64)
+            except InterruptedError:
+                continue
+            if not data:
+                return  # each job has PDEATHSIG: none outlives the zygote
+            job = _start(json.loads(data), fds, own_pid_ns)
+            if job is not None:
+                jobs[job.pidfd] = job
+                selector.register(job.pidfd, selectors.EVENT_READ)
 
 
-def _reap() -> None:
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
-
-
-def _supervise(job: dict, fds: list[int]) -> None:
-    """S: give the job its own mounts and PID namespace, run it, enforce the deadline, report."""
+def _start(spec: dict, fds: list[int], own_pid_ns: int) -> _Job | None:
+    """Fork C as the init of a fresh PID namespace; the zygote keeps only the report fd."""
     report_fd = fds[3]
-    report = {"error": "the job did not start"}
+    job = None
     try:
-        deadline_s = float(job["wall_s"])
-        os.setsid()
-        L.unshare(L.CLONE_NEWNS | L.CLONE_NEWPID)
-        _mount_job_view(job)
-        child = os.fork()
-        if child == 0:
-            _candidate(job, fds)
-        for fd in fds[:3] + fds[4:]:  # only the job holds its pipes: their ends see EOF when it ends
-            os.close(fd)
-        pidfd = os.pidfd_open(child)
-        timed_out = not select.select([pidfd], [], [], deadline_s)[0]
-        if timed_out:
-            os.kill(child, signal.SIGKILL)  # pid 1 of the job's namespace: everything in it dies
-        _, status, usage = os.wait4(child, 0)
-        report = {"status": status, "cpu_s": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss,
-                  "timed_out": timed_out}
+        _compile_script(spec["argv"])
+        _preload_modules(spec.get("preload", []))
+        L.setns(own_pid_ns, L.CLONE_NEWPID)  # the last job's namespace is no longer the one children get
+        L.unshare(L.CLONE_NEWPID)
+        pid = os.fork()
+        if pid == 0:
+            _candidate(spec, fds)
+        job = _Job(pid, report_fd, time.monotonic() + float(spec["wall_s"]))
     except BaseException as exc:  # noqa: BLE001 - reported to the engine, which fails the run clearly
-        report = {"error": f"warm sandbox job failed: {type(exc).__name__}: {exc}"}
-    os.write(report_fd, json.dumps(report).encode())
+        _report(report_fd, {"error": f"warm sandbox job failed to start: {type(exc).__name__}: {exc}"})
+    finally:
+        for fd in fds:  # only the job holds its pipes: their ends see EOF when it ends
+            if fd != report_fd:
+                os.close(fd)
+    return job
+
+
+def _finish(job: _Job, selector: selectors.BaseSelector) -> None:
+    """C has ended: reap it and report."""
+    selector.unregister(job.pidfd)
+    os.close(job.pidfd)
+    _, status, usage = os.wait4(job.pid, 0)
+    _report(job.report_fd, {"status": status, "cpu_s": usage.ru_utime + usage.ru_stime,
+                            "maxrss_kb": usage.ru_maxrss, "timed_out": job.timed_out})
+
+
+def _report(fd: int, report: dict) -> None:
+    try:
+        os.write(fd, json.dumps(report).encode())
+    except OSError:
+        pass  # the engine gave up on this job
+    finally:
+        os.close(fd)
 
 
 def _mount_job_view(job: dict) -> None:
-    """Private /tmp and /dev/shm for this job only, its folder bound writable at the caller's path, and the
-    zygote's read-only paths that lived under /tmp or /dev/shm bound again on top."""
+    """In C's own mount namespace: private /tmp and /dev/shm for this job only, its folder bound writable at
+    the caller's path, the zygote's read-only paths that lived under /tmp or /dev/shm bound again on top, and
+    a /proc for its PID namespace."""
+    L.unshare(L.CLONE_NEWNS)
     L.mount(None, b"/", None, L.MS_REC | L.MS_PRIVATE)
     binds = [(os.fsencode(job["workdir"]), job["jobdir"], True)] + [
         (os.fsencode(p), p, False) for p in job["rebind"]]
@@ -125,16 +150,18 @@ def _mount_job_view(job: dict) -> None:
         mounts.make_mountpoint(target, os.path.isdir(b"/proc/self/fd/%d" % handle))
         mounts.bind(handle, target, writable)
         os.close(handle)
+    L.mount(b"proc", b"/proc", b"proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
 
 
 def _candidate(job: dict, fds: list[int]) -> None:
-    """C: pid 1 of the job's namespace; move the fds into place, drop to the job's uid under its rlimits, run
-    argv. Never returns."""
+    """C: pid 1 of the job's namespace; mount its view, move the fds into place, drop to the job's uid under
+    its rlimits, run argv. Never returns."""
     code = 1
     try:
         L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)
         L.prctl(L.PR_SET_DUMPABLE, 0)
-        L.mount(b"proc", b"/proc", b"proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+        os.setsid()
+        _mount_job_view(job)
         out, err, result, _report, *passed = fds
         targets = [int(t) for t in job["targets"]]  # result fd number, then one per passed fd
         # park every fd above both the received numbers and the targets, so no dup2 clobbers a pending one
@@ -222,6 +249,38 @@ def _compile_script(argv: list[str]) -> None:
             _SCRIPTS[path] = (key, code)
     except (OSError, SyntaxError, ValueError):
         _SCRIPTS.pop(path, None)
+
+
+_HERE = os.path.dirname(os.path.realpath(__file__))
+_OWN_FOLDERS = (_HERE, os.path.join(os.path.dirname(_HERE), "evaluators"))  # Evolve's sandbox and evaluators
+_MODULES: dict[str, tuple[str, tuple[int, int, int]]] = {}  # module name -> (path, stat key) imported here
+
+
+def _preload_modules(paths: list[str]) -> None:
+    """In the zygote, before the fork: import each module a job's script will import by name, unless the one
+    in sys.modules is already that file as it is now, so every job finds it imported (the harness's import of
+    the candidate channel cost ~5 ms a job). Only files of Evolve's sandbox and evaluators packages: a
+    module's code runs here, in the zygote, outside any job's confinement. One that fails to import is left
+    for the job to import and report.
+    """
+    for path in paths:
+        real = os.path.realpath(path)
+        name = os.path.splitext(os.path.basename(real))[0]
+        if os.path.dirname(real) not in _OWN_FOLDERS or not name.isidentifier():
+            continue
+        try:
+            st = os.stat(real)
+            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if _MODULES.get(name) == (real, key) and name in sys.modules:
+                continue
+            _MODULES.pop(name, None)
+            spec = importlib.util.spec_from_file_location(name, real)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            _MODULES[name] = (real, key)
+        except Exception:  # noqa: BLE001 - the job imports it itself and shows the error
+            sys.modules.pop(name, None)
 
 
 def _run(argv: list[str]) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -129,6 +130,27 @@ def test_timeout_kills_the_job_and_everything_it_started(warm, tmp_path):
     assert out.timed_out and out.returncode is None and out.violation == "timeout"
 
 
+def test_one_zygote_supervises_jobs_side_by_side(warm, tmp_path):
+    """The zygote itself waits for every job: one that runs into its deadline neither delays a short job
+    started after it nor loses its own timeout, and each job gets its own PID namespace."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    slow_dir, quick_dir = tmp_path / "slow", tmp_path / "quick"
+    slow_dir.mkdir()
+    quick_dir.mkdir()
+    assert run(warm, "pass", tmp_path).returncode == 0  # the zygote is up
+    with ThreadPoolExecutor(2) as pool:
+        slow = pool.submit(warm.run, [sys.executable, "-c", "import time\nwhile True: time.sleep(1)"], slow_dir,
+                           Limits(wall_s=2))
+        time.sleep(0.3)
+        quick = pool.submit(run, warm, "import os; print(os.getpid())", quick_dir)
+        quick_out = quick.result(timeout=1.5)
+        assert not slow.done()
+        slow_out = slow.result(timeout=10)
+    assert quick_out.returncode == 0 and quick_out.stdout.strip() == "1" and quick_out.wall_s < 1.5
+    assert slow_out.timed_out and 2 <= slow_out.wall_s < 4
+
+
 def test_non_python_argv_is_executed(warm, tmp_path):
     out = warm.run(["/bin/sh", "-c", "echo from-sh; id -u"], tmp_path, LIMITS)
     lines = out.stdout.split()
@@ -183,6 +205,30 @@ def test_a_script_that_does_not_compile_fails_in_the_job(warm, tmp_path):
     script.write_text("def broken(:\n")
     out = warm.run([sys.executable, "-I", str(script)], work, LIMITS, readonly_paths=[scripts])
     assert out.returncode != 0 and "SyntaxError" in out.stderr
+
+
+def test_preloaded_modules_are_imported_once_in_the_zygote_and_only_evolves_own(warm, tmp_path):
+    """`preload` imports Evolve's own modules in the zygote ahead of the job; any other file (here one a
+    candidate could have written) is never run there: the job imports it itself, under its own confinement."""
+    from evaluators.program import CHANNEL
+
+    scripts, work = tmp_path / "scripts", tmp_path / "work"
+    scripts.mkdir()
+    work.mkdir()
+    foreign = scripts / "foreign.py"
+    foreign.write_text("import os\nRAN_AS = os.getuid()\n")
+    script = scripts / "job.py"
+    script.write_text(
+        "import sys\n"
+        "before = [name in sys.modules for name in ('candidate_channel', 'foreign')]\n"
+        "sys.path.insert(0, %r)\n"
+        "import foreign\n"
+        "print(*before, foreign.RAN_AS)\n" % str(scripts))
+    out = warm.run([sys.executable, "-I", str(script)], work, LIMITS, readonly_paths=[scripts],
+                   preload=[CHANNEL, foreign])
+    preloaded, foreign_preloaded, ran_as = out.stdout.split()
+    assert (preloaded, foreign_preloaded) == ("True", "False"), out.stderr
+    assert int(ran_as) >= 1_900_000_000  # imported by the job, as its slot uid
 
 
 def test_an_engine_that_exits_leaves_no_zygote_folder_behind(tmp_path):
