@@ -3,7 +3,7 @@
 A zygote (``sandbox/zygote.py``) is started once per view of the filesystem (readonly and hidden paths) inside
 the same namespaces a cold run gets, with numpy and the standard library already imported. Each run is one
 message to it: the zygote forks a job that gets its own mount and PID namespaces, private /tmp and /dev/shm,
-its own uid slot, rlimits and no_new_privs, then runs argv in the warm interpreter. So a run costs a few forks
+its own uid slot, rlimits and no_new_privs, then runs argv in the warm interpreter. So a run costs one fork
 instead of an exec and imports, and nothing a job does survives it or reaches the next job: each is a fresh
 fork of a zygote that never runs candidate code.
 

@@ -105,7 +105,12 @@ def _start(spec: dict, fds: list[int], own_pid_ns: int) -> _Job | None:
         pid = os.fork()
         if pid == 0:
             _candidate(spec, fds)
-        job = _Job(pid, report_fd, time.monotonic() + float(spec["wall_s"]))
+        try:
+            job = _Job(pid, report_fd, time.monotonic() + float(spec["wall_s"]))
+        except BaseException:  # e.g. out of fds for its pidfd: a job nobody watches must not run
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise
     except BaseException as exc:  # noqa: BLE001 - reported to the engine, which fails the run clearly
         _report(report_fd, {"error": f"warm sandbox job failed to start: {type(exc).__name__}: {exc}"})
     finally:
