@@ -2,11 +2,12 @@
 
 Usage: python -I harness.py EVALUATOR_PY PROGRAM_PATH SPEC_JSON
 SPEC_JSON: {"objective": str, "thresholds": [float, ...], "interface": "call" | "path",
-            "fds": [request_fd, reply_fd], "go_fd": fd, "deadline_s": float, "mode": "evaluate" | "probes"}.
+            "fds": [request_fd, reply_fd], "deadline_s": float, "mode": "evaluate" | "probes"}.
 
 With the `call` interface the candidate is not in this process: the evaluator gets a `Candidate` whose calls go
 to the candidate's own sandbox over the two fds (see candidate_channel.py). With `path` (OpenEvolve's contract)
 the evaluator receives the program's path and imports it itself. Mode "probes" reports the task's probe inputs.
+evaluator_server.py judges many candidates with one loaded evaluator through `load` and `judge`.
 
 Only the standard library is used here, so the harness works in any interpreter the sandbox offers. The report is a
 single JSON object written to the file descriptor named by EVOLVE_RESULT_FD, never to stdout, so nothing a candidate
@@ -27,7 +28,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the 
 import candidate_channel  # noqa: E402
 
 
-def _load(path):
+def load(path):
+    """The task's evaluator module, imported from its file (its folder first on sys.path, for its helpers)."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     spec = importlib.util.spec_from_file_location("evolve_task_evaluator", path)
     module = importlib.util.module_from_spec(spec)
@@ -69,8 +71,6 @@ def _subject(spec, program_path):
     with open(program_path, encoding="utf-8") as f:
         source = f.read()
     request_fd, reply_fd = spec["fds"]
-    if os.read(spec["go_fd"], 1) != b"g":  # the engine found a functional twin, or the worker did not start
-        return None
     return candidate_channel.Candidate(source, request_fd, reply_fd, time.monotonic() + spec["deadline_s"])
 
 
@@ -100,25 +100,30 @@ def _private_result_channel():
     return os.fdopen(private, "w")
 
 
-def main():
-    evaluator_path, program_path, spec_json = sys.argv[1:4]
-    spec = json.loads(spec_json)
-    out = _private_result_channel()
+def judge(get_module, spec, get_subject):
+    """The report on one subject (see _subject) by the module get_module() returns: the cascade's stage, metrics
+    and artifacts, the task's probes in mode "probes", or why it failed (the candidate's fault or not)."""
     report = {"stage": 0, "metrics": {}, "artifacts": {}}
     try:
-        module = _load(evaluator_path)
+        module = get_module()
         if spec.get("mode") == "probes":
             probes = getattr(module, "probes", None)
             report = {"probes": candidate_channel.encode([list(p) for p in probes()]) if probes else None}
-        elif (subject := _subject(spec, program_path)) is None:
-            report = {"skipped": True}
         else:
-            _cascade(module, spec, subject, report)
+            _cascade(module, spec, get_subject(), report)
     except candidate_channel.CandidateError as exc:  # the candidate failed; the evaluator did not
         report.update(error=exc.message, candidate_error=exc.kind, traceback=exc.detail)
     except BaseException as exc:  # noqa: BLE001 - whatever the candidate raises is a reportable failure
         report["error"] = f"{type(exc).__name__}: {exc}"
         report["traceback"] = traceback.format_exc(limit=-8)
+    return report
+
+
+def main():
+    evaluator_path, program_path, spec_json = sys.argv[1:4]
+    spec = json.loads(spec_json)
+    out = _private_result_channel()
+    report = judge(lambda: load(evaluator_path), spec, lambda: _subject(spec, program_path))
     out.write(json.dumps(report, default=repr))
     out.close()
 

@@ -3,7 +3,9 @@
 Two interfaces (task.yaml `interface`):
 - call (default): the candidate runs in its own sandbox, a "worker" that answers calls over two pipes
   (candidate_channel.py), and the evaluator runs in a second sandbox that alone holds the result channel and
-  can read the task folder. The candidate's folder holds only its program and the task's `candidate_files`.
+  can read the task folder: a long-lived evaluator server that loaded the evaluator once and judges each
+  candidate in a fresh fork (evaluator_pool.py), or, on docker, a one-off harness run per candidate. The
+  candidate's folder holds only its program and the task's `candidate_files`.
 - path (OpenEvolve): one sandbox; the evaluator imports the program itself.
 
 Functional hashing (call interface, when the evaluator defines `probes()`): before the full evaluation the
@@ -24,11 +26,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from evaluators import candidate_channel as channel
+from evaluators.background import Background
+from evaluators.evaluator_pool import EvaluatorPool, ServerDidNotStart, ServerFailed
 from evaluators.result import EvalResult, TwinLookup
 from sandbox import Limits, Outcome, Sandbox
 
@@ -59,6 +64,8 @@ class ProgramEvaluator:
         self._probes: list | None = None
         self._probes_lock = threading.Lock()
         self._probes_loaded = False
+        self._servers: EvaluatorPool | None = None
+        self._pool_lock = threading.Lock()
 
     @classmethod
     def for_task(cls, task: Any, sandbox: Sandbox, limits_spec: Any = None) -> ProgramEvaluator:
@@ -82,54 +89,74 @@ class ProgramEvaluator:
 
     # ---- the call interface ---------------------------------------------------------------------------------
     def _evaluate_split(self, source: str, twin_of: TwinLookup | None) -> EvalResult:
-        """Both sandboxes start at once; the evaluator waits for the engine's go (sent once the worker is up
-        and, with probes, known not to be a functional twin), so start-up costs overlap."""
+        """The candidate's worker starts; once it is up (and, with probes, known not to be a functional twin)
+        the evaluator judges it over the channel."""
         probes = self.probes() if twin_of is not None else None
-        behaviour = None
-        with _folder("evolve-cand-") as cand_dir, _folder("evolve-eval-") as eval_dir:
+        behaviour = twin = outcome = None
+        with _folder("evolve-cand-") as cand_dir:
             program = cand_dir / self.program_name
             program.write_text(source, encoding="utf-8")
             for path in self.candidate_files:
                 shutil.copyfile(path, cand_dir / path.name)
-            (eval_dir / self.program_name).write_text(source, encoding="utf-8")
             worker = _Worker(self.sandbox, program, cand_dir, self._worker_limits(), hidden=[self.task_root])
-            go_r, go_w = os.pipe()
-            spec = {"interface": "call", "fds": [worker.request_w, worker.reply_r], "go_fd": go_r,
-                    "deadline_s": self.limits.wall_s}
-
-            def start_evaluator() -> _Background:
-                return _Background(lambda: self.sandbox.run(
-                    self._harness_argv(eval_dir / self.program_name, spec), eval_dir,
-                    _extend(self.limits, _GRACE_S), readonly_paths=self.evaluator_paths,
-                    pass_fds=(worker.request_w, worker.reply_r, go_r), preload=(CHANNEL,)))
-
-            # A backend that relays fds (docker) reads the reply pipe as soon as it starts, which would race
-            # the engine for the worker's "ready": there the evaluator starts once the engine is done with it.
-            evaluator = None if self.sandbox.relays_fds else start_evaluator()
-            twin = None
             try:
                 ready = worker.wait_ready(self.limits.wall_s)
                 if ready and probes:
                     behaviour = worker.probe(probes)
                     twin = twin_of(behaviour) if twin_of is not None else None
-                go = ready and twin is None
-                if evaluator is None and go:
-                    evaluator = start_evaluator()
-                os.write(go_w, b"g" if go else b"s")
+                if ready and twin is None:
+                    outcome = self._judge(source, worker)
             finally:
-                _close(go_w)
-                outcome = evaluator.join() if evaluator is not None else None
-                _close(go_r)
                 candidate = worker.finish()
         if not ready:
             return worker.failed(candidate, self.limits)
         if twin is not None:
             return EvalResult("ok", reason=f"behaves exactly like candidate {twin} on the task's probes",
                               behaviour_hash=behaviour, twin_of=twin)
-        assert outcome is not None
+        if isinstance(outcome, str):
+            return EvalResult("crashed", reason=outcome, wall_s=candidate.wall_s, cpu_s=candidate.cpu_s,
+                              peak_mem_mb=candidate.peak_mem_mb)
         result = interpret(outcome, self.objective, self.limits, candidate)
         result.behaviour_hash = behaviour
         return result
+
+    def _judge(self, source: str, worker: _Worker) -> Outcome | str:
+        """The evaluator's outcome on the candidate behind `worker`, or why the evaluator itself failed.
+
+        Backends that pass fds into a process (process, warm) judge on a long-lived evaluator server;
+        docker relays fds over sockets at the start of a run, so there each candidate gets its own run."""
+        channel = worker.hand_over()
+        try:
+            if self.sandbox.relays_fds:
+                spec = {"interface": "call", "fds": channel, "deadline_s": self.limits.wall_s}
+                with _folder("evolve-eval-") as eval_dir:
+                    (eval_dir / self.program_name).write_text(source, encoding="utf-8")
+                    return self.sandbox.run(self._harness_argv(eval_dir / self.program_name, spec), eval_dir,
+                                            _extend(self.limits, _GRACE_S), readonly_paths=self.evaluator_paths,
+                                            pass_fds=tuple(channel), preload=(CHANNEL,))
+            return self._pool().judge(source, channel)
+        except ServerDidNotStart as exc:
+            return exc.outcome if exc.outcome is not None else str(exc)
+        except ServerFailed as exc:
+            return str(exc)
+        finally:
+            _close(*channel)
+
+    def _pool(self) -> EvaluatorPool:
+        with self._pool_lock:
+            if self._servers is None:
+                spec = {"objective": self.objective, "thresholds": self.thresholds}
+                self._servers = EvaluatorPool(self.sandbox, self.evaluator_path, spec, self.evaluator_paths,
+                                              self.limits, _GRACE_S)
+                weakref.finalize(self, self._servers.close)  # an evaluator dropped without close() (tests, API)
+            return self._servers
+
+    def close(self) -> None:
+        """Stop the evaluator servers (a later evaluation starts new ones)."""
+        with self._pool_lock:
+            servers, self._servers = self._servers, None
+        if servers is not None:
+            servers.close()
 
     def probes(self) -> list | None:
         """The task's probe calls (from `probes()` in its evaluator, run once in the sandbox), or None."""
@@ -161,29 +188,6 @@ class ProgramEvaluator:
         return _extend(self.limits, 2 * _GRACE_S)  # outlives the evaluator, which decides about timeouts
 
 
-class _Background:
-    """A blocking call run in a thread, joined later (sandbox runs block; two of them overlap)."""
-
-    def __init__(self, fn: Callable[[], Outcome]) -> None:
-        self._result: Outcome | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(fn,), name="evolve-sandbox", daemon=True)
-        self._thread.start()
-
-    def _run(self, fn: Callable[[], Outcome]) -> None:
-        try:
-            self._result = fn()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the joining thread
-            self._error = exc
-
-    def join(self) -> Outcome:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
-
-
 class _Worker:
     """The candidate's sandbox, run in a thread; the engine holds the evaluator's ends of its two pipes."""
 
@@ -193,7 +197,7 @@ class _Worker:
         self.reply_r, self.reply_w = os.pipe()
         argv = [sys.executable, "-I", str(CHANNEL), str(program), str(self.request_r), str(self.reply_w)]
         pass_fds = (self.request_r, self.reply_w)
-        self._run = _Background(lambda: sandbox.run(argv, workdir, limits, readonly_paths=[CHANNEL.parent],
+        self._run = Background(lambda: sandbox.run(argv, workdir, limits, readonly_paths=[CHANNEL.parent],
                                                     pass_fds=pass_fds, hidden_paths=hidden))
 
     def wait_ready(self, timeout_s: float) -> bool:
@@ -205,6 +209,12 @@ class _Worker:
         _close(self.request_r, self.reply_w)
         self.request_r = self.reply_w = -1
         return bool(hello and hello.get("ready"))
+
+    def hand_over(self) -> list[int]:
+        """The evaluator's ends of the channel, [request_w, reply_r], now the caller's to close: the worker
+        reads EOF (and ends) as soon as the last copy is closed."""
+        channel, self.request_w, self.reply_r = [self.request_w, self.reply_r], -1, -1
+        return channel
 
     def probe(self, probes: list) -> str:
         """Send each probe call; the hash of the replies identifies the candidate's behaviour."""

@@ -44,4 +44,4 @@ class ProgramEvaluation:
         return []
 
     async def aclose(self) -> None:
-        return None
+        await asyncio.to_thread(self.evaluator.close)

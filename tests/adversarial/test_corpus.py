@@ -147,6 +147,7 @@ def test_hostile_candidate_gets_its_outcome_and_harms_nothing(program, world):
     connections = world["listener"].connections
 
     result = world["evaluator"].evaluate(render(program, world))
+    world["evaluator"].close()  # its evaluator servers too: after this, no process of the run may be left
 
     assert result.status in expect, f"{result.status}: {result.reason}"
     if reason_pattern:
