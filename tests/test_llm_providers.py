@@ -30,6 +30,7 @@ from evolve.llm import (
     parse_model_spec,
 )
 from evolve.llm import tokens as tokens_mod
+from evolve.llm.tokens import count_message_tokens
 from evolve.llm.anthropic_provider import AnthropicProvider, to_anthropic
 from evolve.llm.openai_provider import OpenAIProvider
 from evolve.llm.retry import classify_exception, parse_retry_after
@@ -110,6 +111,24 @@ async def test_keyless_compatible_server_gets_dummy_key_and_zero_cost(server: Ch
     reply = await provider.generate(MESSAGES)
     assert reply.usage.cost_usd == 0.0 and reply.usage.completion_tokens > 0
     assert server.chat_requests[0].headers["authorization"].startswith("Bearer sk-")
+
+
+async def test_openai_compatible_replies_are_read_leniently_and_refusals_named(server: ChatServer, build):
+    """The reply is read as plain JSON: what compatible servers leave out is filled in, what cannot be used is a
+    bad_reply that says why."""
+    provider = build(openai_cfg(server, name="local-model"), {})
+    plain = {"choices": [{"message": {"content": "def f(): pass"}}]}  # no usage, model or finish_reason
+    text, p_tok, c_tok, model, finish = provider._parse(plain, MESSAGES)
+    assert (text, model, finish) == ("def f(): pass", "local-model", None)
+    assert p_tok == count_message_tokens(MESSAGES) and c_tok == count_tokens("def f(): pass")
+    refused = {"choices": [{"message": {"content": None, "refusal": "I can't help with that"}}]}
+    with pytest.raises(LLMError, match="refusal: I can't help with that") as err:
+        provider._parse(refused, MESSAGES)
+    assert err.value.kind == "bad_reply"
+    for body in ({"choices": []}, {"choices": ["text"]}, ["not", "a", "dict"]):
+        with pytest.raises(LLMError) as err:
+            provider._parse(body, MESSAGES)
+        assert err.value.kind == "bad_reply"
 
 
 def test_missing_key_without_base_url_is_an_auth_error():

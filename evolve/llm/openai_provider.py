@@ -3,10 +3,17 @@
 The SDK's own retries are off (max_retries=0): `retry.call_with_retry` does them, the same way for every
 provider, and counts attempts. A 200 reply that is not a usable chat completion (not JSON, no choices) is
 retried as "bad_reply" because overloaded proxies do send those.
+
+The request goes through the SDK's low-level `post` (its client: auth, base URL, timeouts, error classes)
+with the body as built here, and the reply is read as plain JSON: the typed `chat.completions.create`
+re-validates every message against its TypedDicts and builds pydantic models for the reply, which cost more
+engine CPU per call than the rest of a child's loop (measured on an instant local server); five fields are
+all Evolve reads.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -21,7 +28,6 @@ _REASONING = re.compile(r"^(o\d|gpt-5)")
 class OpenAIProvider(SDKProvider[Any]):
     def _import_sdk(self) -> Any:
         import openai
-        import openai.resources.chat.completions  # noqa: F401  (lazily loaded otherwise)
 
         return openai
 
@@ -40,36 +46,35 @@ class OpenAIProvider(SDKProvider[Any]):
             request["temperature"] = temperature
 
         async def attempt():
-            resp = await self.client().chat.completions.create(**request)
-            return self._parse(resp, messages)
+            text = await self.client().post("/chat/completions", body=request, cast_to=str)
+            try:
+                body = json.loads(text)
+            except ValueError:
+                raise bad_reply(self.name, f"not a chat completion: {text[:200]!r}") from None
+            return self._parse(body, messages)
 
         return await self._run(attempt)
 
-    def _parse(self, resp: Any, messages: list[dict[str, str]]):
-        if isinstance(resp, (str, bytes)) or not hasattr(resp, "choices"):
-            raise bad_reply(self.name, f"not a chat completion: {str(resp)[:200]!r}")
-        choices = getattr(resp, "choices", None)
-        if not choices:
+    def _parse(self, body: Any, messages: list[dict[str, str]]) -> tuple[str, int, int, str, str | None]:
+        """Text, prompt and completion tokens, model and finish reason of a chat completion's JSON."""
+        if not isinstance(body, dict) or "choices" not in body:
+            raise bad_reply(self.name, f"not a chat completion: {str(body)[:200]!r}")
+        choices = body["choices"]
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise bad_reply(self.name, "reply has no choices")
         choice = choices[0]
-        message = getattr(choice, "message", None)
-        text = getattr(message, "content", None)
+        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        text = message.get("content")
         if not isinstance(text, str):
-            refusal = getattr(message, "refusal", None)
+            refusal = message.get("refusal")
             raise bad_reply(
                 self.name, f"reply has no text content{f' (refusal: {refusal})' if refusal else ''}"
             )
-        usage = getattr(resp, "usage", None)
-        p_tok = getattr(usage, "prompt_tokens", None)
-        c_tok = getattr(usage, "completion_tokens", None)
-        if not isinstance(p_tok, int) or not isinstance(
-            c_tok, int
-        ):  # some servers omit usage: count ourselves
+        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        p_tok, c_tok = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        if not isinstance(p_tok, int) or not isinstance(c_tok, int):  # some servers omit usage: count ourselves
             p_tok, c_tok = count_message_tokens(messages), count_tokens(text)
-        return (
-            text,
-            p_tok,
-            c_tok,
-            getattr(resp, "model", None) or self.cfg.name,
-            getattr(choice, "finish_reason", None),
-        )
+        model = body.get("model")
+        finish = choice.get("finish_reason")
+        return (text, p_tok, c_tok, model if isinstance(model, str) and model else self.cfg.name,
+                finish if isinstance(finish, str) else None)
