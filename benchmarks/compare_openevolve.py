@@ -8,8 +8,9 @@ iteration costs one model call plus one evaluation. What is measured is then the
 
   * OpenEvolve (PyPI `openevolve`, pinned below) runs each iteration in a warm ProcessPoolExecutor worker and
     calls the evaluator in that worker's process: the candidate is imported by the evaluator, no isolation.
-  * Evolve evaluates each candidate in two sandboxes (the candidate's and the evaluator's) on the `auto`
-    backend (`warm` when run as root, else `process`) and stores every candidate in SQLite.
+  * Evolve runs each candidate in a fresh sandbox of its own (`auto` backend: `warm` when run as root, else
+    `process`), judged over a pipe by the task's evaluator in a second sandbox (a long-lived evaluator server
+    that forks a fresh judge per candidate), and stores every candidate in SQLite.
 
 OpenEvolve is installed only in this benchmark's own virtual environment (created on first use, reused after;
 see --venv) and runs in a subprocess with that environment's python. Evolve runs with the interpreter running
@@ -352,7 +353,7 @@ def main() -> int:
     print(f"OpenEvolve {oe0['version']} (in-process evaluation, {oe0['workers']} worker processes, "
           "no isolation): "
           f"{oe_rate:.1f} candidates/s  (runs: {', '.join(f'{rate(r):.1f}' for r in results['openevolve'])})")
-    isolation = "no isolation" if backend == "none" else "candidate and evaluator each sandboxed"
+    isolation = "no isolation" if backend == "none" else "candidate and evaluator in separate sandboxes"
     detail = f"{backend} - {mode}" if mode else backend
     print(f"Evolve {ev0['version']} (sandbox backend: {detail}; {isolation}, a new "
           f"process for each): {ev_rate:.1f} candidates/s  "

@@ -140,6 +140,7 @@ def _child(request, fds, get_module, spec):
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))  # this fork's own CPU time starts at zero
     folder = tempfile.mkdtemp(prefix="evaluation-", dir=os.getcwd())
     os.chdir(folder)
+    os.environ["TMPDIR"] = tempfile.tempdir = folder  # tempfile's files too; /tmp itself is the server's
     code = 1
     try:
         source = _read_all(source_fd).decode("utf-8", errors="replace")

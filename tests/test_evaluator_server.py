@@ -44,12 +44,13 @@ def backend(request) -> str:
 
 def test_the_evaluator_is_loaded_once_and_each_candidate_gets_a_fresh_fork(tmp_path, backend):
     evaluator = make_evaluator(tmp_path, (
-        "import os, time\n"
+        "import os, tempfile\n"
         "LOADED_BY = os.getpid()\n"
         "CALLS = []\n"
         "def evaluate(candidate):\n"
         "    CALLS.append(1)  # module state: a fresh fork per candidate must never see an earlier one's\n"
         "    open('left-behind', 'w').write('x')\n"
+        "    tempfile.mkstemp()  # in the same fresh folder\n"
         "    return {'score': float(candidate.call('value')), 'loaded_by': float(LOADED_BY),\n"
         "            'judged_by': float(os.getpid()), 'calls': float(len(CALLS)),\n"
         "            'left_behind': float(len(os.listdir('.')))}\n"), backend)
@@ -59,7 +60,7 @@ def test_the_evaluator_is_loaded_once_and_each_candidate_gets_a_fresh_fork(tmp_p
     assert len({r.metrics["judged_by"] for r in results}) == 3  # three forks judged
     assert all(r.metrics["judged_by"] != r.metrics["loaded_by"] for r in results)
     assert [r.metrics["calls"] for r in results] == [1.0, 1.0, 1.0]
-    assert [r.metrics["left_behind"] for r in results] == [1.0, 1.0, 1.0]  # a fresh folder per candidate
+    assert [r.metrics["left_behind"] for r in results] == [2.0, 2.0, 2.0]  # a fresh folder per candidate
 
 
 def test_a_hanging_evaluator_times_out_and_the_next_candidate_is_judged(tmp_path, backend):
