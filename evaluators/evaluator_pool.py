@@ -33,7 +33,7 @@ SERVER = Path(__file__).resolve().with_name("evaluator_server.py")
 _HARNESS = SERVER.with_name("harness.py")
 _CHANNEL = SERVER.with_name("candidate_channel.py")
 _LIFETIME_S = 7 * 86400.0  # a server's own wall and CPU limits: it lives as long as the run
-_START_S = 120.0  # how long a server may take to load the evaluator and say it is ready
+_START_S = 120.0  # how long a server may take to load the evaluator and say it is ready (or the wall limit)
 _STATUS_GRACE_S = 10.0  # beyond a judge's wall limit, how long to wait for the server's word on it
 _MESSAGE_MAX = 1 << 16
 
@@ -93,7 +93,7 @@ class EvaluatorPool:
     def _take(self) -> _Server:
         with self._lock:
             if self._closed:
-                raise RuntimeError("the evaluator pool is closed")
+                raise ServerFailed("the evaluator's servers were stopped (the run is ending)")
             while self._idle:
                 server = self._idle.pop()
                 if server.alive():
@@ -124,7 +124,7 @@ class _Server:
         self._run = Background(lambda: sandbox.run(full, self._workdir, life, readonly_paths=readonly,
                                                    pass_fds=(server_end.fileno(),), preload=(_CHANNEL, _HARNESS)))
         try:
-            ready = self._await_ready()
+            ready = self._await_ready(max(_START_S, limits.wall_s))
         finally:
             server_end.close()  # the server has its own copy now (or is gone): EOF on ours means it ended
         if not ready:
@@ -137,8 +137,8 @@ class _Server:
             self.close()
             raise ServerDidNotStart(outcome, reason)
 
-    def _await_ready(self) -> bool:
-        deadline = time.monotonic() + _START_S
+    def _await_ready(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and not self._run.done():
             if select.select([self._socket], [], [], 0.05)[0]:
                 return _loads(self._socket.recv(_MESSAGE_MAX)).get("ready") is True
