@@ -1,8 +1,10 @@
-"""The rlimits a candidate runs under, computed in the engine and applied in the child just before exec."""
+"""The rlimits a candidate runs under (and its OOM score), computed in the engine and applied in the child just
+before exec."""
 
 from __future__ import annotations
 
 import math
+import os
 import resource
 
 from .api import Limits
@@ -40,7 +42,19 @@ def memory_rlimit(limits: Limits) -> int:
     return resource.RLIMIT_AS if limits.address_space else resource.RLIMIT_DATA
 
 
+_OOM_SCORE_ADJ = b"1000"  # the most: killed before anything the host runs normally
+
+
 def apply(rlimits: list[RLimit]) -> None:
-    """Set every limit; runs in the forked child, so it only calls into already-loaded C code."""
+    """Set every limit, and put the process first in line for the kernel's OOM killer: memory spread over many
+    processes, each under its own cap, must cost the candidate, never the engine. Runs in the forked child."""
     for res, soft, hard in rlimits:
         resource.setrlimit(res, (soft, hard))
+    try:  # raising one's own score needs no privilege; plain syscalls, as this runs in a fork
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+        try:
+            os.write(fd, _OOM_SCORE_ADJ)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # no /proc here (an unusual host): the rlimits above still hold

@@ -19,11 +19,13 @@ PROGRAM = "# EVOLVE-BLOCK-START\ndef value():\n    return 3\n# EVOLVE-BLOCK-END\
 TASK_YAML = "name: served\nseed: program.py\nevaluator: evaluate.py\nobjective: score\nlimits: {wall_s: %s}\n"
 
 
-def make_evaluator(tmp_path: Path, evaluate_py: str, backend: str, wall_s: float = 10) -> ProgramEvaluator:
+def make_evaluator(tmp_path: Path, evaluate_py: str, backend: str, wall_s: float = 10,
+                   cpu_s: float | None = None) -> ProgramEvaluator:
     root = tmp_path / "task"
     root.mkdir()
     root.chmod(0o755)
-    (root / "task.yaml").write_text(TASK_YAML % wall_s)
+    limits = f"{wall_s}, cpu_s: {cpu_s}" if cpu_s else f"{wall_s}"
+    (root / "task.yaml").write_text(TASK_YAML % limits)
     (root / "program.py").write_text(PROGRAM)
     (root / "evaluate.py").write_text(evaluate_py)
     return ProgramEvaluator.for_task(load_task(root), get_sandbox(backend))
@@ -74,6 +76,21 @@ def test_a_hanging_evaluator_times_out_and_the_next_candidate_is_judged(tmp_path
     hung, after = evaluate_all(evaluator, PROGRAM.replace("return 3", "return 4"), PROGRAM)
     assert hung.status == "timeout" and "wall-time limit" in hung.reason
     assert after.status == "ok" and after.metrics["score"] == 3.0
+
+
+def test_each_judge_has_its_own_cpu_limit(tmp_path, backend):
+    """The server lives long, so the evaluation's CPU limit is set in each judge (a fork's CPU time starts at
+    zero): a spinning evaluator is stopped by it well before the wall limit, and the next judge gets it whole."""
+    evaluator = make_evaluator(tmp_path, (
+        "def evaluate(candidate):\n"
+        "    if 'return 4' in candidate.source:\n"
+        "        while True:\n"
+        "            pass\n"
+        "    return {'score': float(candidate.call('value'))}\n"), backend, wall_s=20, cpu_s=1)
+    spun, after = evaluate_all(evaluator, PROGRAM.replace("return 3", "return 4"), PROGRAM)
+    assert spun.status == "sandbox-violation" and spun.reason == "cpu time limit", spun
+    assert spun.wall_s < 10
+    assert after.status == "ok"
 
 
 def test_an_evaluator_that_kills_its_process_is_a_crash_of_that_candidate_only(tmp_path, backend):

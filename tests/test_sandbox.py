@@ -178,6 +178,15 @@ def test_a_data_memory_limit_lets_cuda_style_reservations_through(backend: str, 
     assert out.violation == "memory limit (RLIMIT_DATA)"
 
 
+@pytest.mark.parametrize("backend", ["process", "warm"])
+def test_a_candidate_is_the_first_the_oom_killer_takes(backend: str, workdir: Path) -> None:
+    """Memory spread over many processes can pass each one's cap; when the kernel must kill, the candidate goes
+    first, not the engine."""
+    out = run("print(open('/proc/self/oom_score_adj').read())", workdir, sandbox=get_sandbox(backend))
+    assert out.returncode == 0 and out.stdout.strip() == "1000", out.stderr
+    assert open("/proc/self/oom_score_adj").read().strip() != "1000"  # the engine keeps its own
+
+
 def test_the_engines_choice_of_gpus_reaches_the_candidate_and_nothing_else(workdir: Path, monkeypatch) -> None:
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
     monkeypatch.setenv("EVOLVE_TEST_SECRET", "sk-do-not-pass")
