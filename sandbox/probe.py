@@ -2,7 +2,8 @@
 
 The probe is a short Python script run in the sandbox exactly like a candidate; it checks network interfaces,
 its pid and /proc, whether / is read-only, whether marker files the engine left in /tmp and /dev/shm are
-visible, whether the workdir is writable, no_new_privs, and the rlimits it got.
+visible, whether the workdir is writable, no_new_privs, whether it is the OOM killer's first choice, and the
+rlimits it got.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ report = {
     "private_dev_shm": not os.path.exists(sys.argv[2]),
     "workdir_writable": writable("evolve-probe"),
     "no_new_privs": "NoNewPrivs:\t1" in status,
+    "oom_killed_first": open("/proc/self/oom_score_adj").read().strip() == "1000",
     "rlimits": {n: resource.getrlimit(getattr(resource, "RLIMIT_" + n))[0] for n in sys.argv[3:]},
 }
 os.write(int(os.environ["EVOLVE_RESULT_FD"]), json.dumps(report).encode())

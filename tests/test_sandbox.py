@@ -340,6 +340,7 @@ def test_describe_reports_features() -> None:
             "readonly_root",
             "private_tmp",
             "no_new_privs",
+            "oom_killed_first",
         ]:
             assert FEATURES[flag] is True, flag
     assert set(FEATURES["rlimits"]) == {"CPU", "AS", "NPROC", "FSIZE", "NOFILE", "CORE"}

@@ -37,7 +37,7 @@ def test_auto_prefers_the_warm_backend_as_root(warm):
 def test_describe_reports_observed_isolation(warm):
     info = warm.describe()
     for feature in ("network_isolated", "pid_namespace", "private_proc", "readonly_root", "private_tmp",
-                    "private_dev_shm", "workdir_writable", "no_new_privs"):
+                    "private_dev_shm", "workdir_writable", "no_new_privs", "oom_killed_first"):
         assert info[feature] is True, feature
     assert info["uid"] >= 1_900_000_000 and set(info["rlimits"]) >= {"CPU", "AS", "NPROC", "NOFILE"}
 
