@@ -11,6 +11,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from evaluators.evaluator_pool import SERVER
 from evaluators.program import ProgramEvaluator
 from evolve.task import load_task
 from sandbox import get_sandbox
@@ -122,7 +123,14 @@ def _servers_of_this_engine() -> list[psutil.Process]:
     """The evaluator servers this engine runs on the process backend (each its own interpreter there, named by
     its argv; on the warm backend a server is a zygote's job and shows the zygote's argv)."""
     me = psutil.Process()
-    return [p for p in me.children(recursive=True) if "evaluator_server.py" in " ".join(p.cmdline())]
+    found = []
+    for proc in me.children(recursive=True):
+        try:  # by the script argument: the sandbox's forks of this engine show pytest's argv, which names
+            if SERVER in [Path(arg) for arg in proc.cmdline()]:  # tests/test_evaluator_server.py
+                found.append(proc)
+        except psutil.Error:  # ended meanwhile
+            pass
+    return found
 
 
 def test_a_server_killed_between_candidates_is_replaced(tmp_path):
