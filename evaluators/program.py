@@ -129,11 +129,7 @@ class ProgramEvaluator:
         try:
             if self.sandbox.relays_fds:
                 spec = {"interface": "call", "fds": channel, "deadline_s": self.limits.wall_s}
-                with _folder("evolve-eval-") as eval_dir:
-                    (eval_dir / self.program_name).write_text(source, encoding="utf-8")
-                    return self.sandbox.run(self._harness_argv(eval_dir / self.program_name, spec), eval_dir,
-                                            _extend(self.limits, _GRACE_S), readonly_paths=self.evaluator_paths,
-                                            pass_fds=tuple(channel), preload=(CHANNEL,))
+                return self._run_harness(source, spec, _extend(self.limits, _GRACE_S), pass_fds=tuple(channel))
             return self._pool().judge(source, channel)
         except ServerDidNotStart as exc:
             return exc.outcome if exc.outcome is not None else str(exc)
@@ -171,14 +167,15 @@ class ProgramEvaluator:
                 self._probes_loaded = True
             return self._probes
 
-    def _run_harness(self, source: str, spec: dict) -> Outcome:
-        """The evaluator's harness in one sandbox, beside `source` as the program (the path interface, and
-        the probes' run)."""
+    def _run_harness(self, source: str, spec: dict, limits: Limits | None = None,
+                     pass_fds: tuple[int, ...] = ()) -> Outcome:
+        """The evaluator's harness in one sandbox, beside `source` as the program (the path interface, the
+        probes' run, and the call interface's judge where the backend relays fds)."""
         with _folder("evolve-eval-") as workdir:
             program = workdir / self.program_name
             program.write_text(source, encoding="utf-8")
-            return self.sandbox.run(self._harness_argv(program, spec), workdir, self.limits,
-                                    readonly_paths=self.evaluator_paths, preload=(CHANNEL,))
+            return self.sandbox.run(self._harness_argv(program, spec), workdir, limits or self.limits,
+                                    readonly_paths=self.evaluator_paths, pass_fds=pass_fds, preload=(CHANNEL,))
 
     def _harness_argv(self, program: Path, spec: dict) -> list[str]:
         full = {"objective": self.objective, "thresholds": self.thresholds, **spec}
