@@ -131,7 +131,12 @@ def write_frame(fd: int, message: dict) -> None:
     data = json.dumps(message, allow_nan=False, separators=(",", ":")).encode()
     if len(data) > MAX_FRAME:
         raise TypeError(f"message of {len(data)} bytes exceeds the {MAX_FRAME} byte limit")
-    view = memoryview(_HEADER.pack(len(data)) + data)
+    write_all(fd, _HEADER.pack(len(data)) + data)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """All of `data` to `fd` (a pipe takes at most its buffer per write)."""
+    view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
 

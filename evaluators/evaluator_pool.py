@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evaluators.background import Background
+from evaluators.candidate_channel import write_all
 from sandbox import Limits, Outcome, Sandbox
 from sandbox.capture import pump
 from sandbox.runner import DRAIN_GRACE_S, Exit, Sinks
@@ -154,7 +155,7 @@ class _Server:
         extended = dataclasses.replace(limits, wall_s=limits.wall_s + grace_s, cpu_s=limits.cpu_s + grace_s)
         request = {"deadline_s": limits.wall_s, "wall_s": extended.wall_s, "cpu_s": extended.cpu_s}
         try:
-            _write_all(source_fd, source.encode())
+            write_all(source_fd, source.encode())
             os.lseek(source_fd, 0, os.SEEK_SET)
             start = time.monotonic()
             try:
@@ -207,8 +208,3 @@ def _loads(raw: bytes) -> dict:
         return {"error": f"unreadable message {raw[:200]!r}"}
     return value if isinstance(value, dict) else {"error": f"unexpected message {raw[:200]!r}"}
 
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]

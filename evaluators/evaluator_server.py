@@ -149,9 +149,7 @@ def _child(request, fds, get_module, spec):
                                                                                     reply_fd, deadline))
         os.close(request_fd)  # the candidate's worker reads EOF and ends while this report is written
         os.close(reply_fd)
-        data = memoryview(json.dumps(report, default=repr).encode())
-        while data:
-            data = data[os.write(result_fd, data):]
+        candidate_channel.write_all(result_fd, json.dumps(report, default=repr).encode())
         code = 0
     except BaseException:  # noqa: BLE001 - shown on the child's stderr; no report means a crash to the engine
         traceback.print_exc()
