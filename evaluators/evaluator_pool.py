@@ -207,4 +207,3 @@ def _loads(raw: bytes) -> dict:
     except ValueError:
         return {"error": f"unreadable message {raw[:200]!r}"}
     return value if isinstance(value, dict) else {"error": f"unexpected message {raw[:200]!r}"}
-

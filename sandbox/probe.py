@@ -42,7 +42,7 @@ report = {
     "private_dev_shm": not os.path.exists(sys.argv[2]),
     "workdir_writable": writable("evolve-probe"),
     "no_new_privs": "NoNewPrivs:\t1" in status,
-    "oom_killed_first": open("/proc/self/oom_score_adj").read().strip() == "1000",
+    "oom_score_adj": int(open("/proc/self/oom_score_adj").read()),
     "rlimits": {n: resource.getrlimit(getattr(resource, "RLIMIT_" + n))[0] for n in sys.argv[3:]},
 }
 os.write(int(os.environ["EVOLVE_RESULT_FD"]), json.dumps(report).encode())
@@ -67,4 +67,5 @@ def observe(run: Callable[[list[str], Path, Limits], Outcome]) -> dict[str, obje
     seen = json.loads(outcome.result)
     expected = dict(zip(rlimits.NAMES, (soft for _, soft, _ in rlimits.table(PROBE_LIMITS)), strict=True))
     seen["rlimits"] = [name for name, value in seen["rlimits"].items() if value == expected[name]]
+    seen["oom_killed_first"] = seen.pop("oom_score_adj") == rlimits.OOM_SCORE_ADJ
     return seen

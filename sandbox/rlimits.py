@@ -42,7 +42,7 @@ def memory_rlimit(limits: Limits) -> int:
     return resource.RLIMIT_AS if limits.address_space else resource.RLIMIT_DATA
 
 
-_OOM_SCORE_ADJ = b"1000"  # the most: killed before anything the host runs normally
+OOM_SCORE_ADJ = 1000  # the most: killed before anything the host runs normally
 
 
 def apply(rlimits: list[RLimit]) -> None:
@@ -53,7 +53,7 @@ def apply(rlimits: list[RLimit]) -> None:
     try:  # raising one's own score needs no privilege; plain syscalls, as this runs in a fork
         fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
         try:
-            os.write(fd, _OOM_SCORE_ADJ)
+            os.write(fd, b"%d" % OOM_SCORE_ADJ)
         finally:
             os.close(fd)
     except OSError:
