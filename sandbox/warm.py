@@ -145,7 +145,7 @@ class WarmSandbox:
         preload: Sequence[Path] = (),
     ) -> Outcome:
         workdir, readonly, hidden = resolve_paths(workdir, readonly_paths, hidden_paths)
-        job = {"argv": argv, "workdir": str(workdir), "preload": [str(Path(p).resolve()) for p in preload]}
+        job = {"argv": argv, "workdir": str(workdir), "preload": [os.path.abspath(p) for p in preload]}
         zygote = self._zygote(readonly, hidden)
         try:
             return self._run_on(zygote, job, limits, env, pass_fds)
