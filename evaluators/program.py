@@ -91,7 +91,6 @@ class ProgramEvaluator:
     def _evaluate_split(self, source: str, twin_of: TwinLookup | None) -> EvalResult:
         """The candidate's worker starts; once it is up (and, with probes, known not to be a functional twin)
         the evaluator judges it over the channel."""
-        probes = self.probes() if twin_of is not None else None
         behaviour = twin = outcome = None
         with _folder("evolve-cand-") as cand_dir:
             program = cand_dir / self.program_name
@@ -100,6 +99,8 @@ class ProgramEvaluator:
                 shutil.copyfile(path, cand_dir / path.name)
             worker = _Worker(self.sandbox, program, cand_dir, self._worker_limits(), hidden=[self.task_root])
             try:
+                # read while the worker starts: the first evaluation starts both sandboxes' zygotes at once
+                probes = self.probes() if twin_of is not None else None
                 ready = worker.wait_ready(self.limits.wall_s)
                 if ready and probes:
                     behaviour = worker.probe(probes)

@@ -17,6 +17,25 @@ def run_with(task, storage, replies, **settings):
     return prepared, provider, reason
 
 
+class PreparedScriptedProvider(ScriptedProvider):
+    """Scripted, plus the optional prepare() hook SDK providers have; records when it ran."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls_before_prepare: int | None = None
+
+    async def prepare(self) -> None:
+        self.calls_before_prepare = len(self.calls)
+
+
+def test_the_models_are_prepared_once_before_the_first_proposal(toy_task, storage):
+    provider = PreparedScriptedProvider([block("    return 2")])
+    prepared = new_run(toy_task, storage, {"iterations": 2, "islands": 1, "llm_concurrency": 1,
+                                           "eval_concurrency": 1}, ensemble=LLMEnsemble([(provider, 1.0)]))
+    assert asyncio.run(prepared.controller.run()) == "iterations"
+    assert provider.calls_before_prepare == 0 and provider.calls  # prepared, then asked
+
+
 def children(prepared):
     return [c for c in prepared.store.iter_candidates(prepared.run_id) if c.edit_kind != "seed"]
 

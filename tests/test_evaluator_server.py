@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from evaluators.evaluator_pool import SERVER
-from evaluators.program import ProgramEvaluator
+from evaluators.program import CHANNEL, ProgramEvaluator
 from evolve.task import load_task
 from sandbox import get_sandbox
 
@@ -112,6 +112,21 @@ def test_an_evaluator_that_does_not_import_fails_every_candidate_clearly(tmp_pat
     assert all(r.status == "crashed" and "no_such_module_anywhere" in r.reason for r in results), results
 
 
+def test_probes_that_fail_fail_the_evaluation_and_end_the_candidates_worker(tmp_path):
+    """probes() is read while the candidate's worker starts: when it fails, the worker is ended too."""
+    evaluator = make_evaluator(tmp_path, (
+        "def probes():\n"
+        "    raise ValueError('no probes today')\n"
+        "def evaluate(candidate):\n"
+        "    return {'score': float(candidate.call('value'))}\n"), "process")
+    try:
+        with pytest.raises(RuntimeError, match="probes\\(\\) failed.*no probes today"):
+            evaluator.evaluate(PROGRAM, twin_of=lambda behaviour: None)
+    finally:
+        evaluator.close()
+    assert not _processes_running(CHANNEL)
+
+
 def _servers_gone(timeout_s: float = 5.0) -> bool:
     """Whether every server process is gone within `timeout_s` (a sandbox's processes end a moment after its
     run returns: the kernel tears a PID namespace down after its init)."""
@@ -122,11 +137,15 @@ def _servers_gone(timeout_s: float = 5.0) -> bool:
 def _servers_of_this_engine() -> list[psutil.Process]:
     """The evaluator servers this engine runs on the process backend (each its own interpreter there, named by
     its argv; on the warm backend a server is a zygote's job and shows the zygote's argv)."""
-    me = psutil.Process()
+    return _processes_running(SERVER)
+
+
+def _processes_running(script: Path) -> list[psutil.Process]:
+    """This engine's descendants whose argv runs `script` (on the process backend)."""
     found = []
-    for proc in me.children(recursive=True):
+    for proc in psutil.Process().children(recursive=True):
         try:  # by the script argument: the sandbox's forks of this engine show pytest's argv, which names
-            if SERVER in [Path(arg) for arg in proc.cmdline()]:  # tests/test_evaluator_server.py
+            if script in [Path(arg) for arg in proc.cmdline()]:  # tests/test_evaluator_server.py
                 found.append(proc)
         except psutil.Error:  # ended meanwhile
             pass

@@ -250,6 +250,17 @@ def test_provider_survives_several_event_loops(server: ChatServer):
         assert asyncio.run(call_and_close()) == 1
 
 
+async def test_ensemble_prepare_opens_sdk_clients_ahead_of_the_first_call(server: ChatServer):
+    provider = build_provider(openai_cfg(server), environ={})
+    ens = LLMEnsemble([(provider, 1.0), (ScriptedProvider(["x"]), 1.0)])  # the scripted one has nothing to do
+    await ens.prepare()
+    client = provider._clients.get(asyncio.get_running_loop())  # noqa: SLF001 - what prepare() made
+    assert client is not None and not server.chat_requests  # ready, and nothing sent
+    assert (await provider.generate(MESSAGES)).text
+    assert provider.client() is client  # the first call used it
+    await provider.aclose()
+
+
 async def test_reasoning_models_get_max_completion_tokens_and_no_temperature():
     with ChatServer() as srv:
         provider = build_provider(

@@ -77,8 +77,16 @@ class LLMEnsemble:
         """Pick a model and ask it (the Reply's `model` says which answered)."""
         return await self.pick(rng).generate(messages, **params)
 
+    async def prepare(self) -> None:
+        """Let each model that can get ready for its first call (e.g. open its HTTP client) ahead of it."""
+        await self._each("prepare")
+
     async def aclose(self) -> None:
+        await self._each("aclose")
+
+    async def _each(self, hook: str) -> None:
+        """Await the optional `hook` method of every member that has it."""
         for p in self._providers:
-            close = getattr(p, "aclose", None)
-            if close is not None:
-                await close()
+            method = getattr(p, hook, None)
+            if method is not None:
+                await method()

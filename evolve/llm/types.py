@@ -75,7 +75,8 @@ def _rebuild_llm_error(kind, message, status, retry_after, attempts) -> LLMError
 @runtime_checkable
 class LLMProvider(Protocol):
     """What the controller needs from a model. `context_tokens` is the prompt budget (context window minus the
-    tokens reserved for the reply), which the prompt builder must fit in."""
+    tokens reserved for the reply), which the prompt builder must fit in. Optional: `async prepare()` (get
+    ready for the first call; the controller runs it while the seeds are evaluated) and `async aclose()`."""
 
     @property
     def name(self) -> str: ...  # e.g. "openai:gpt-4o-mini", "local:smollm2-135m"
