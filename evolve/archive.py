@@ -61,8 +61,7 @@ class Archive:
         return tuple(dim.bin(features.get(dim.name, 0.0)) for dim in self.dims)
 
     def _fitness(self, cand: Candidate) -> float:
-        assert cand.score is not None
-        return cand.score if self.maximize else -cand.score
+        return cand.fitness(self.maximize)
 
     def add(self, cand: Candidate, island: int | None = None) -> bool:
         """Insert a scored candidate into its cell on `island` (default: its own); True if it became the elite.

@@ -51,3 +51,8 @@ class Candidate:
     llm_s: float = 0.0
     created_at: float = field(default_factory=time.time)
     seq: int = 0  # completion order within the run, assigned by the store
+
+    def fitness(self, maximize: bool) -> float:
+        """The score as a quantity where higher is better, for a task that maximizes or minimizes."""
+        assert self.score is not None, "only a scored candidate has a fitness"
+        return self.score if maximize else -self.score

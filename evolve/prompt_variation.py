@@ -92,10 +92,6 @@ class PromptVariation:
         assert pick is not None
         return "paraphrase", pick
 
-    def _fitness(self, cand: Candidate) -> float:
-        assert cand.score is not None
-        return cand.score if self.maximize else -cand.score
-
     def _paraphrase(self, ctx: ProposalContext) -> Pick | None:
         parent = ctx.sample.parent
         return Pick(parent, [], {"prompt": parent.source})
@@ -104,14 +100,14 @@ class PromptVariation:
         """Roulette wheel: each elite is drawn with probability in proportion to its (shifted) score."""
         if len(ctx.elites) < 2:
             return None
-        fitness = [self._fitness(c) for c in ctx.elites]
+        fitness = [c.fitness(self.maximize) for c in ctx.elites]
         low = min(fitness)
         weights = [f - low + 0.05 * (max(fitness) - low) + 1e-6 for f in fitness]
         first = ctx.rng.choices(range(len(ctx.elites)), weights=weights)[0]
         rest = [i for i in range(len(ctx.elites)) if i != first]
         second = ctx.rng.choices(rest, weights=[weights[i] for i in rest])[0]
         a, b = ctx.elites[first], ctx.elites[second]
-        parent, other = (a, b) if self._fitness(a) >= self._fitness(b) else (b, a)
+        parent, other = (a, b) if a.fitness(self.maximize) >= b.fitness(self.maximize) else (b, a)
         return Pick(parent, [other], {"first": a.source, "second": b.source})
 
     def _de(self, ctx: ProposalContext) -> Pick | None:
