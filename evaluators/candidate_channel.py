@@ -21,8 +21,13 @@ Values that cross: None, bool, int, float (NaN/inf too), str, list, tuple, dict 
 bool/int/float dtype (numpy is imported only by a process that uses it). Anything else, an exception in the candidate, a crash or a timeout raises
 `CandidateError` in the evaluator (its `kind` says which); evaluators normally let it propagate.
 
-Wire format: length-prefixed JSON frames (never pickle: decoding must not run code). Standard library only,
-numpy when it is importable, so this file runs in the sandboxed interpreter on both sides.
+Wire format: JSON frames (never pickle: decoding must not run code), each behind a header of its length and a
+call id. Every call gets a fresh random id and the worker's reply carries it back; a reader skips, unread and
+unparsed, any frame with another id. So frames a candidate writes onto its pipe itself, or a reply nobody read
+(the engine's probes stop reading at their budget), can never be taken for the answer to a later call: only the
+reply to *this* call counts. (A candidate could still learn an id inside its own process and answer with it;
+that is no more than answering the call, which it may do with any value anyway.) Standard library only, numpy
+when it is importable, so this file runs in the sandboxed interpreter on both sides.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ def _numpy():
     return sys.modules.get("numpy")
 
 MAX_FRAME = 64 << 20  # bytes per message; a bigger reply is an error, not an allocation
-_HEADER = struct.Struct("<I")
+_HEADER = struct.Struct("<IQ")  # body size, call id (0: not a reply to a call, e.g. the worker's "ready")
 _ARRAY_KINDS = "biuf"  # bool, int, uint, float
 
 
@@ -127,11 +132,11 @@ def _decode_array(tree: dict) -> Any:
 
 
 # ---- frames -----------------------------------------------------------------------------------------------------
-def write_frame(fd: int, message: dict) -> None:
+def write_frame(fd: int, message: dict, call_id: int = 0) -> None:
     data = json.dumps(message, allow_nan=False, separators=(",", ":")).encode()
     if len(data) > MAX_FRAME:
         raise TypeError(f"message of {len(data)} bytes exceeds the {MAX_FRAME} byte limit")
-    write_all(fd, _HEADER.pack(len(data)) + data)
+    write_all(fd, _HEADER.pack(len(data), call_id) + data)
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -141,24 +146,71 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def read_frame(fd: int, deadline: float | None = None) -> dict | None:
-    """The next message, or None at end of stream; raises TimeoutError past `deadline` (time.monotonic())."""
+def read_frame(fd: int, deadline: float | None = None, max_bytes: int = MAX_FRAME) -> dict | None:
+    """The next message whatever its call id, or None at end of stream; raises TimeoutError past `deadline`
+    (time.monotonic()) and ValueError for a message over `max_bytes` (before reading it) or one that is not
+    a JSON object."""
+    frame = _read_frame(fd, deadline, max_bytes)
+    return None if frame is None else _parse(frame[1])
+
+
+def call(request_fd: int, reply_fd: int, request: dict, deadline: float | None = None,
+         max_bytes: int = MAX_FRAME) -> dict | None:
+    """Send `request` under a fresh call id and return the reply that carries it (None at end of stream).
+    Frames with other ids are skipped without being read into memory; all frames together, skipped or not,
+    may take `max_bytes` (ValueError beyond)."""
+    call_id = int.from_bytes(os.urandom(8), "little") | 1  # never 0
+    write_frame(request_fd, request, call_id)
+    budget = max_bytes
+    while True:
+        header = _read_exact(reply_fd, _HEADER.size, deadline)
+        if header is None:
+            return None
+        size, frame_id = _HEADER.unpack(header)
+        budget -= size
+        if budget < 0:
+            raise ValueError(f"replies of more than {max_bytes} bytes")
+        if frame_id == call_id:
+            return _parse(_read_body(reply_fd, size, deadline))
+        _skip(reply_fd, size, deadline)
+
+
+def _read_frame(fd: int, deadline: float | None, max_bytes: int) -> tuple[int, bytes] | None:
+    """(call id, body) of the next frame, or None at end of stream."""
     header = _read_exact(fd, _HEADER.size, deadline)
     if header is None:
         return None
-    (size,) = _HEADER.unpack(header)
-    if size > MAX_FRAME:
-        raise ValueError(f"message of {size} bytes exceeds the {MAX_FRAME} byte limit")
-    body = _read_exact(fd, size, deadline)
-    if body is None:
-        raise EOFError("stream ended inside a message")
-    message = json.loads(body)
+    size, call_id = _HEADER.unpack(header)
+    if size > max_bytes:
+        raise ValueError(f"message of {size} bytes exceeds the {max_bytes} byte limit")
+    return call_id, _read_body(fd, size, deadline)
+
+
+def _parse(body: bytes) -> dict:
+    try:
+        message = json.loads(body)
+    except RecursionError:  # a few hundred KB of brackets: hostile, and no reason to crash the reader
+        raise ValueError("message nested too deeply") from None
     if not isinstance(message, dict):
         raise ValueError("a message must be a JSON object")
     return message
 
 
+def _skip(fd: int, size: int, deadline: float | None) -> None:
+    while size > 0:
+        size -= len(_read_body(fd, min(size, 1 << 20), deadline))
+
+
+def _read_body(fd: int, size: int, deadline: float | None) -> bytes:
+    """`size` bytes of a message whose header has been read: an end of stream now is an error."""
+    body = _read_exact(fd, size, deadline)
+    if body is None:
+        raise EOFError("stream ended inside a message")
+    return body
+
+
 def _read_exact(fd: int, size: int, deadline: float | None) -> bytes | None:
+    """`size` bytes, or None at an end of stream before the first of them."""
     chunks, got = [], 0
     while got < size:
         if deadline is not None:
@@ -198,8 +250,7 @@ class Candidate:
         if timeout_s is not None:
             deadline = min(deadline or math.inf, time.monotonic() + timeout_s)
         try:
-            write_frame(self._request_fd, request)
-            reply = read_frame(self._reply_fd, deadline)
+            reply = call(self._request_fd, self._reply_fd, request, deadline)
         except TimeoutError:
             self._dead = CandidateError("timeout", f"{function}() did not return in time")
             raise self._dead from None
@@ -308,8 +359,9 @@ def serve(program_path: str, request_fd: int, reply_fd: int) -> None:
     with open(program_path, encoding="utf-8") as f:
         source = f.read()
     worker = Worker(source, os.path.dirname(os.path.abspath(program_path)), os.path.basename(program_path))
-    while (request := read_frame(request_fd)) is not None:
-        write_frame(reply_fd, worker.handle(request))
+    while (frame := _read_frame(request_fd, None, MAX_FRAME)) is not None:
+        call_id, body = frame
+        write_frame(reply_fd, worker.handle(_parse(body)), call_id)
 
 
 if __name__ == "__main__":  # python -I candidate_channel.py PROGRAM REQUEST_FD REPLY_FD

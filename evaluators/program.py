@@ -42,6 +42,7 @@ CHANNEL = Path(__file__).resolve().with_name("candidate_channel.py")
 _TAIL = 2000  # characters of stderr/stdout kept as artifacts for the next prompt
 _GRACE_S = 2.0  # the evaluator's sandbox outlives its own deadline by this much, so it can still report
 _PROBE_REPLY_MAX = 1 << 20  # bytes of probe replies the engine accepts per candidate
+_HELLO_MAX = 1 << 10  # bytes of the worker's "ready" message
 
 
 
@@ -201,7 +202,7 @@ class _Worker:
     def wait_ready(self, timeout_s: float) -> bool:
         """True once the worker runs (then the engine closes the worker's ends, so EOF means it ended)."""
         try:
-            hello = channel.read_frame(self.reply_r, time.monotonic() + timeout_s)
+            hello = channel.read_frame(self.reply_r, time.monotonic() + timeout_s, _HELLO_MAX)
         except (TimeoutError, EOFError, ValueError, OSError):
             hello = None
         _close(self.request_r, self.reply_w)
@@ -215,15 +216,22 @@ class _Worker:
         return channel
 
     def probe(self, probes: list) -> str:
-        """Send each probe call; the hash of the replies identifies the candidate's behaviour."""
+        """Send each probe call; the hash of the replies identifies the candidate's behaviour. This runs in the
+        engine, so whatever the worker does (ends, floods, nests its JSON thousands deep) only makes replies
+        that hash as errors: at most _PROBE_REPLY_MAX bytes are read in all."""
         digest, received = hashlib.sha256(), 0
         deadline = time.monotonic() + 2.0 + 0.5 * len(probes)  # probes are meant to be tiny
         for function, args in probes:
-            channel.write_frame(self.request_w, {"call": function, "args": args})
             try:
-                reply = channel.read_frame(self.reply_r, deadline) or {"error": "ended", "kind": "crashed"}
-            except (TimeoutError, EOFError, ValueError):
+                reply = channel.call(self.request_w, self.reply_r, {"call": function, "args": args}, deadline,
+                                     _PROBE_REPLY_MAX - received)
+            except TimeoutError:
                 reply = {"error": "no reply", "kind": "timeout"}
+            except (EOFError, OSError):  # it ended (a write to it can fail too)
+                reply = None
+            except ValueError:  # over the budget, or not a JSON object
+                return hashlib.sha256(b"unreadable:" + digest.digest()).hexdigest()
+            reply = reply or {"error": "ended", "kind": "crashed"}
             # errors hash by kind and exception type only: messages may hold addresses or timings
             body = reply.get("value") if "value" in reply else [reply.get("kind"), str(reply.get("error", ""))
                                                                  .split(":")[0]]

@@ -17,6 +17,7 @@ import collections
 import random
 import signal
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -334,7 +335,12 @@ class Controller:
             return None
         self.hashes[child.code_hash] = child.id  # claim it now, so a twin in flight is caught too
         async with self._eval_slots:
-            result = await self.evaluator.evaluate(child.source, baseline, self._twin_of)
+            try:
+                result = await self.evaluator.evaluate(child.source, baseline, self._twin_of)
+            except Exception as exc:  # noqa: BLE001 - Evolve's own failure on one child: stored, the run goes on
+                result = EvalResult("crashed", artifacts={"traceback": traceback.format_exc()[-2000:]},
+                                    reason=f"Evolve failed while evaluating this candidate: "
+                                           f"{type(exc).__name__}: {exc}")
         return self._apply_result(child, result)
 
     def _twin_of(self, behaviour_hash: str) -> str | None:

@@ -36,6 +36,27 @@ def test_the_models_are_prepared_once_before_the_first_proposal(toy_task, storag
     assert provider.calls_before_prepare == 0 and provider.calls  # prepared, then asked
 
 
+def test_an_internal_error_while_evaluating_one_child_is_stored_and_the_run_goes_on(toy_task, storage):
+    provider = ScriptedProvider([block(f"    return {n}") for n in (2, 3)])
+    prepared = new_run(toy_task, storage, {"iterations": 2, "islands": 1, "llm_concurrency": 1,
+                                           "eval_concurrency": 1}, ensemble=LLMEnsemble([(provider, 1.0)]))
+    evaluation = prepared.controller.evaluator
+    real, seen = evaluation.evaluate, []
+
+    async def failing_once(source, baseline, twin_of):
+        seen.append(source)
+        if len(seen) == 2:  # the seed is the first
+            raise BrokenPipeError("the worker's pipe broke")
+        return await real(source, baseline, twin_of)
+
+    evaluation.evaluate = failing_once
+    assert asyncio.run(prepared.controller.run()) == "iterations"
+    first, second = children(prepared)
+    assert first.status == "crashed" and "BrokenPipeError: the worker's pipe broke" in first.reason
+    assert "Traceback" in first.artifacts["traceback"]
+    assert second.status == "ok" and second.score == 3.0
+
+
 def children(prepared):
     return [c for c in prepared.store.iter_candidates(prepared.run_id) if c.edit_kind != "seed"]
 

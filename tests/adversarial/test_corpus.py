@@ -146,7 +146,8 @@ def test_hostile_candidate_gets_its_outcome_and_harms_nothing(program, world):
     before_outside, before_task = snapshot(world["outside"]), snapshot(world["task"])
     connections = world["listener"].connections
 
-    result = world["evaluator"].evaluate(render(program, world))
+    # with a twin lookup, so the engine itself sends the task's probes first and reads the replies
+    result = world["evaluator"].evaluate(render(program, world), twin_of=lambda behaviour: None)
     world["evaluator"].close()  # its evaluator servers too: after this, no process of the run may be left
 
     assert result.status in expect, f"{result.status}: {result.reason}"

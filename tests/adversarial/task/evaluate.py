@@ -5,6 +5,11 @@ from pathlib import Path
 ANSWER = int((Path(__file__).parent / "answer.txt").read_text())
 
 
+def probes():
+    """The engine sends these first (functional hashing), from its own process: hostile replies reach it."""
+    return [["run", []]]
+
+
 def evaluate(candidate):
     value = candidate.call("run")
     right = type(value) is int and value == ANSWER
