@@ -31,6 +31,7 @@ MS_STRICTATIME = 0x1000000
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.unshare.argtypes = [ctypes.c_int]
@@ -59,5 +60,5 @@ def mount(
     _check(_libc.mount(source, target, fstype, flags, data), target)
 
 
-def prctl(option: int, arg: int) -> None:
-    _check(_libc.prctl(option, arg, 0, 0, 0), "prctl")
+def prctl(option: int, arg: int, arg3: int = 0) -> None:
+    _check(_libc.prctl(option, arg, arg3, 0, 0), "prctl")

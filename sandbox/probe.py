@@ -2,8 +2,8 @@
 
 The probe is a short Python script run in the sandbox exactly like a candidate; it checks network interfaces,
 its pid and /proc, whether / is read-only, whether marker files the engine left in /tmp and /dev/shm are
-visible, whether the workdir is writable, no_new_privs, whether it is the OOM killer's first choice, and the
-rlimits it got.
+visible, whether the workdir is writable, no_new_privs, whether it is the OOM killer's first choice, whether
+System V shared memory is capped at its memory limit, whether the syscall filter is on, and the rlimits it got.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ report = {
     "workdir_writable": writable("evolve-probe"),
     "no_new_privs": "NoNewPrivs:\t1" in status,
     "oom_score_adj": int(open("/proc/self/oom_score_adj").read()),
+    "shmmax": int(open("/proc/sys/kernel/shmmax").read()) if os.path.exists("/proc/sys/kernel/shmmax") else -1,
+    "syscall_filter": "Seccomp:\t2" in status,
     "rlimits": {n: resource.getrlimit(getattr(resource, "RLIMIT_" + n))[0] for n in sys.argv[3:]},
 }
 os.write(int(os.environ["EVOLVE_RESULT_FD"]), json.dumps(report).encode())
@@ -68,4 +70,5 @@ def observe(run: Callable[[list[str], Path, Limits], Outcome]) -> dict[str, obje
     expected = dict(zip(rlimits.NAMES, (soft for _, soft, _ in rlimits.table(PROBE_LIMITS)), strict=True))
     seen["rlimits"] = [name for name, value in seen["rlimits"].items() if value == expected[name]]
     seen["oom_killed_first"] = seen.pop("oom_score_adj") == rlimits.OOM_SCORE_ADJ
+    seen["shared_memory_capped"] = 0 <= seen.pop("shmmax") <= PROBE_LIMITS.memory_mb << 20
     return seen

@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import identity, mounts, probe, rlimits
+from . import identity, mounts, probe, rlimits, syscall_filter
 from . import linux as L
 from .api import Limits, Outcome, resolve_paths
 from .runner import Exit, execute, rusage_exit
@@ -80,6 +80,7 @@ class _Chain:
         view its unprivileged children will need."""
         self._iso, self._workdir, self._uid = iso, workdir, uid
         self._rlimits = rlimits.table(limits)
+        self._memory_mb = limits.memory_mb
         hide = uid is not None if hide_untraversable is None else hide_untraversable
         self._mounts = (
             mounts.plan(workdir, [*readonly, *mounts.python_paths()], limits.memory_mb, hide_untraversable=hide,
@@ -152,12 +153,14 @@ class _Chain:
     def _become_candidate(self) -> None:
         if self._mounts is not None:
             os.chdir(self._workdir)  # re-enter through the writable bind mount
+            rlimits.limit_ipc(self._memory_mb)  # the run's own IPC namespace
         rlimits.apply(self._rlimits)
         if self._uid is not None:
             os.setgroups([])
             os.setresgid(self._uid, self._uid, self._uid)
             os.setresuid(self._uid, self._uid, self._uid)
         L.prctl(L.PR_SET_NO_NEW_PRIVS, 1)
+        syscall_filter.install()
 
     # -- in the engine ---------------------------------------------------------------------------------------
     def started(self, popen: subprocess.Popen[bytes]) -> None:

@@ -58,3 +58,21 @@ def apply(rlimits: list[RLimit]) -> None:
             os.close(fd)
     except OSError:
         pass  # no /proc here (an unusual host): the rlimits above still hold
+
+
+def limit_ipc(memory_mb: int) -> None:
+    """In a run's own, fresh IPC namespace, whose defaults allow terabytes of System V shared memory that no
+    rlimit counts: all its segments together may hold the run's memory limit, and a few small message queues.
+    Runs in the forked child before the uid drop, never in the host's namespace. Best effort: a user namespace
+    that maps no root may not write these (describe() reports `shared_memory_capped`)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    for name, value in (("kernel/shmmax", memory_mb * _MB), ("kernel/shmall", memory_mb * _MB // page),
+                        ("kernel/shmmni", 64), ("kernel/msgmni", 16)):
+        try:
+            fd = os.open(f"/proc/sys/{name}", os.O_WRONLY)
+            try:
+                os.write(fd, b"%d" % value)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
