@@ -8,6 +8,7 @@ either all of a candidate or none of it. Storage URLs follow SQLAlchemy (and Opt
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields
@@ -219,6 +220,7 @@ class Store:
         self.url = normalize_url(url)
         self.engine: Engine = create_engine(self.url, future=True)
         if self.engine.dialect.name == "sqlite":
+            _create_private(self.engine.url.database)
             event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
         with self.engine.begin() as conn:
@@ -399,6 +401,16 @@ class Store:
              .order_by(candidates.c.seq.desc()))
         with self.engine.connect() as conn:
             return {h: cid for h, cid in conn.execute(q)}
+
+
+def _create_private(database: str | None) -> None:
+    """A new SQLite file is created readable by its owner only (SQLite gives its -wal and -shm files the same
+    mode): it holds every prompt, reply and score of the study. An existing file keeps its mode."""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        try:
+            os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except OSError:  # it exists, or SQLite will say why it cannot open it
+            pass
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

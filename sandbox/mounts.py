@@ -1,10 +1,15 @@
 """The filesystem a candidate sees inside its mount namespace.
 
-- every host mount is remounted read-only (except /proc, which gets a fresh instance for the PID namespace);
+- only the system's own folders stay in sight (SYSTEM: /usr, /etc, /dev, the /lib and /bin folders, /sys),
+  every host mount remounted read-only (except /proc, which gets a fresh instance for the PID namespace);
+  every other top-level folder (/home, /root, /var, /run, /opt, /srv, a checkout under /work, ...) is covered
+  by an empty read-only tmpfs and every other top-level file by an unreadable node, so no copy of a task's
+  answers (another checkout, a git history, a backup), no database of the engine and no unix socket of the
+  host is reachable, wherever it lies;
 - /tmp and /dev/shm are private tmpfs (sized by the memory limit), so nothing is left in the host's;
-- the workdir is bind-mounted writable, the readonly paths read-only;
-- a directory the candidate's uid could not traverse (e.g. /root, 0700, holding a pyenv Python) is covered
-  by an empty tmpfs in which only the exposed paths are re-bound: they become reachable, the rest hidden.
+- the workdir is bind-mounted writable, the readonly paths read-only, the interpreter's folders read-only:
+  where they lie under a covered folder, only they are bound back into it;
+- a directory the candidate's uid could not traverse (e.g. a 0700 home inside /usr) is covered the same way.
 
 The plan is computed in the engine; ``apply`` runs in the forked child and only makes syscalls.
 """
@@ -33,6 +38,8 @@ _OPTION_FLAGS = {
     "strictatime": L.MS_STRICTATIME,
 }
 SCRATCH = (Path("/tmp"), Path("/dev/shm"))  # private, writable tmpfs in every job
+SYSTEM = frozenset({"usr", "etc", "dev", "proc", "sys", "tmp", "bin", "sbin", "lib", "lib32", "lib64", "libx32"})
+_COVER = b"mode=755,size=1m"  # an empty tmpfs over a hidden folder (made read-only once its exposures are in)
 
 
 def scratch_options(tmp_mb: int) -> bytes:
@@ -59,6 +66,7 @@ class Exposure:
 class MountPlan:
     readonly_mounts: tuple[tuple[bytes, int], ...]
     masks: tuple[Mask, ...]
+    covered_files: tuple[bytes, ...]  # top-level files outside SYSTEM: /dev/null is bound over each (nodev)
     exposures: tuple[Exposure, ...]
 
 
@@ -96,6 +104,17 @@ def outermost(paths: Iterable[Path]) -> list[Path]:
     return kept
 
 
+def _outside_system() -> tuple[list[Path], list[Path]]:
+    """The top-level folders and files of / that are not the system's own (symlinks are left alone: they point
+    into SYSTEM on merged-/usr systems, and whatever else they point to is covered where it lies)."""
+    folders, files = [], []
+    for entry in os.scandir("/"):
+        if entry.name in SYSTEM or entry.is_symlink():
+            continue
+        (folders if entry.is_dir(follow_symlinks=False) else files).append(Path("/", entry.name))
+    return sorted(folders), sorted(files)
+
+
 def plan(workdir: Path, readonly: Sequence[Path], tmp_mb: int, hide_untraversable: bool,
          hidden: Sequence[Path] = ()) -> MountPlan:
     """Plan for resolved absolute paths; ``hide_untraversable`` when the candidate runs as another uid;
@@ -103,18 +122,20 @@ def plan(workdir: Path, readonly: Sequence[Path], tmp_mb: int, hide_untraversabl
     host = _host_mounts()
     exposed = [(workdir, True)] + [(p, False) for p in outermost(readonly) if p != workdir]
     masks = [Mask(bytes(p), scratch_options(tmp_mb), True) for p in SCRATCH if p.is_dir()]
+    top_folders, top_files = _outside_system()
+    masks += [Mask(bytes(p), _COVER, False) for p in top_folders]
     if hide_untraversable:
         for path, _ in exposed:
             for ancestor in reversed(path.parents):
                 if inside(ancestor, [Path(os.fsdecode(m.path)) for m in masks]):
                     break
                 if not os.stat(ancestor).st_mode & stat.S_IXOTH:
-                    masks.append(Mask(bytes(ancestor), b"mode=755,size=1m", False))
+                    masks.append(Mask(bytes(ancestor), _COVER, False))
                     break
     mask_paths = [Path(os.fsdecode(m.path)) for m in masks]
     for path in outermost(hidden):  # not inside another mask, which hides it already
         if path.is_dir() and not inside(path, mask_paths):
-            masks.append(Mask(bytes(path), b"mode=755,size=1m", False))
+            masks.append(Mask(bytes(path), _COVER, False))
     mask_paths = [Path(os.fsdecode(m.path)) for m in masks]
 
     def flags_of(path: Path) -> int:
@@ -129,7 +150,8 @@ def plan(workdir: Path, readonly: Sequence[Path], tmp_mb: int, hide_untraversabl
     readonly_mounts = tuple(
         dict.fromkeys((bytes(p), flags) for p, flags in host if not inside(p, [Path("/proc")]))
     )
-    return MountPlan(readonly_mounts, tuple(masks), exposures)
+    covered = tuple(bytes(p) for p in top_files if not any(path == p for path, _ in exposed))
+    return MountPlan(readonly_mounts, tuple(masks), covered, exposures)
 
 
 def apply(mount_plan: MountPlan) -> None:
@@ -142,6 +164,10 @@ def apply(mount_plan: MountPlan) -> None:
     handles = [
         os.open(e.path, os.O_PATH | os.O_CLOEXEC) for e in mount_plan.exposures
     ]  # before masks hide them
+    null = os.open(b"/dev/null", os.O_PATH | os.O_CLOEXEC)
+    for path in mount_plan.covered_files:
+        bind(null, path, writable=False)
+    os.close(null)
     for target, flags in mount_plan.readonly_mounts:
         try:
             L.mount(None, target, None, L.MS_REMOUNT | L.MS_BIND | L.MS_RDONLY | flags)

@@ -34,6 +34,9 @@ from .process import Isolation, _Chain
 from .runner import DRAIN_GRACE_S, Exit, Sinks, execute
 
 ZYGOTE = Path(__file__).resolve().with_name("zygote.py")
+# what the zygote imports of Evolve (its jobs run the evaluators' harness and channel): these two folders, not
+# the folder holding them, which in a checkout is the whole repository with its tests and history
+OWN_CODE = (ZYGOTE.parent, ZYGOTE.parent.with_name("evaluators"))
 # address_space=False: the zygote keeps the engine's address space limit (none, normally), so that a job that
 # caps only data memory (CUDA, see Limits) is not held to the zygote's cap, which it could not raise
 _ZYGOTE_LIMITS = Limits(wall_s=7 * 86400, cpu_s=365 * 86400, memory_mb=1 << 20, address_space=False,
@@ -58,7 +61,7 @@ class _Zygote:
     def __init__(self, readonly: list[Path], hidden: list[Path]) -> None:
         # a job's fresh /tmp and /dev/shm would hide what the zygote's view exposes under them (the caller's
         # read-only paths, this code, the interpreter: a venv in /tmp): the job binds those again
-        exposed = [*readonly, ZYGOTE.parent.parent, *mounts.python_paths()]
+        exposed = [*readonly, *OWN_CODE, *mounts.python_paths()]
         self.rebind = [str(p) for p in mounts.outermost(exposed) if mounts.inside(p, mounts.SCRATCH)]
         self.jobs_root = Path(tempfile.mkdtemp(prefix="evolve-warm-"))
         self.jobs_root.chmod(0o711)

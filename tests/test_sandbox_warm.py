@@ -93,16 +93,20 @@ except OSError as exc:
     assert out.stdout.split() == ["42", "OSError"] or out.stdout.split() == ["42", "PermissionError"]
 
 
-def test_hidden_paths_look_empty(warm, tmp_path):
-    secret = Path("/var/tmp") / f"evolve-hidden-{os.getpid()}"
+@pytest.mark.parametrize("parent", ["/usr/local", "/var/tmp"])
+def test_hidden_paths_look_empty_and_all_but_the_system_folders_are_hidden(warm, tmp_path, parent):
+    """Inside a system folder (which jobs see), a folder is hidden when the caller says so; anywhere else
+    (/var, /home, /opt, a checkout under /work...) it is hidden anyway."""
+    secret = Path(parent) / f"evolve-hidden-{os.getpid()}"
     secret.mkdir(exist_ok=True)
     try:
         (secret / "answer.txt").write_text("42")
         secret.chmod(0o755)
         (secret / "answer.txt").chmod(0o644)
-        code = f"import os; print(os.listdir({str(secret)!r}))"
-        assert run(warm, code, tmp_path).stdout.strip() == "['answer.txt']"
-        assert run(warm, code, tmp_path, hidden_paths=[secret]).stdout.strip() == "[]"
+        code = f"import os; print(os.listdir({str(secret)!r}) if os.path.isdir({str(secret)!r}) else 'absent')"
+        visible = run(warm, code, tmp_path).stdout.strip()
+        assert visible == ("['answer.txt']" if parent == "/usr/local" else "absent")
+        assert run(warm, code, tmp_path, hidden_paths=[secret]).stdout.strip() in ("[]", "absent")
     finally:
         (secret / "answer.txt").unlink()
         secret.rmdir()

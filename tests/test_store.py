@@ -88,3 +88,17 @@ def test_children_are_counted_without_the_seeds(tmp_path):
     assert store.count_candidates(run_id, children_only=True) == 3
     [row] = store.list_runs()
     assert row["children"] == 3 and row["n"] == 5
+
+
+def test_a_new_sqlite_file_is_readable_by_its_owner_only(tmp_path):
+    """It holds every prompt, reply and score: no other user (e.g. a candidate's sandbox uid) may read it."""
+    store = make_store(tmp_path)
+    new_run(store)
+    store.close()
+    files = sorted(tmp_path.glob("*.db*"))
+    assert files and all(f.stat().st_mode & 0o777 == 0o600 for f in files), [oct(f.stat().st_mode) for f in files]
+    existing = tmp_path / "shared.db"
+    existing.touch(mode=0o644)
+    existing.chmod(0o644)
+    Store(str(existing)).close()
+    assert existing.stat().st_mode & 0o777 == 0o644  # a file the user made keeps the mode they gave it

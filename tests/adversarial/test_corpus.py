@@ -2,9 +2,10 @@
 
 Each program's header says `# expect: STATUS [STATUS...]` (any of them is right), optionally `# reason: REGEX`
 (searched in the stored reason) and `# score: N` (default 0: no hostile candidate may earn the task's point).
-Placeholders {OUTSIDE}, {TASK}, {ENGINE_PID} and {PORT} are filled in with real targets. For every program the
-test also checks that no file outside its folder changed, that no process of it is left alive, that the planted
-API key appears nowhere, and that nothing reached a listener on 127.0.0.1.
+Placeholders {OUTSIDE}, {TASK}, {ENGINE_PID}, {PORT}, {UNIX_SOCKET}, {ENGINE_FILE} and {REPO_ANSWER} are
+filled in with real targets. For every program the test also checks that no file outside its folder changed,
+that no process of it is left alive, that the planted API key appears nowhere, and that nothing reached a
+listener on 127.0.0.1 or on a world-writable unix socket of the host.
 """
 
 from __future__ import annotations
@@ -45,11 +46,15 @@ def expectations(path: Path) -> tuple[set[str], str | None, float]:
 
 
 class Listener:
-    """A TCP listener on the host's 127.0.0.1 that counts who reached it."""
+    """A listener that counts who reached it: TCP on the host's 127.0.0.1, or a unix socket anyone may use."""
 
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
+    def __init__(self, unix_path: Path | None = None) -> None:
+        if unix_path is None:
+            self.sock = socket.create_server(("127.0.0.1", 0))
+            self.port = self.sock.getsockname()[1]
+        else:
+            self.sock = socket.create_server(str(unix_path), family=socket.AF_UNIX)
+            os.chmod(unix_path, 0o777)
         self.connections = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -78,6 +83,12 @@ def world(request, tmp_path_factory):
     shutil.copytree(HERE / "task", task_dir)
     for path in (holder, task_dir, *task_dir.iterdir()):
         path.chmod(0o755 if path.is_dir() else 0o644)
+    # world-readable files of the engine's (a database, a second copy of the answers) and a socket of the
+    # host's, beside the task, in a folder a checkout could be in: the sandbox must show none of them
+    engine_file = holder / "evolve.db"
+    engine_file.write_text((HERE / "task" / "answer.txt").read_text())
+    engine_file.chmod(0o644)
+    unix_listener = Listener(holder / "host.sock")
     task = load_task(task_dir)
     evaluator = ProgramEvaluator.for_task(task, get_sandbox(request.param))
     assert evaluator.sandbox.name == request.param
@@ -89,9 +100,12 @@ def world(request, tmp_path_factory):
         "task": task_dir,
         "evaluator": evaluator,
         "listener": listener,
+        "unix_listener": unix_listener,
+        "engine_file": engine_file,
         "rss_before": psutil.Process().memory_info().rss,
     }
     listener.sock.close()
+    unix_listener.sock.close()
     shutil.rmtree(holder, ignore_errors=True)
     if old_key is None:
         os.environ.pop("OPENAI_API_KEY", None)
@@ -114,6 +128,9 @@ def render(path: Path, world: dict) -> str:
         ("{TASK}", world["task"]),
         ("{ENGINE_PID}", os.getpid()),
         ("{PORT}", world["listener"].port),
+        ("{UNIX_SOCKET}", world["unix_listener"].sock.getsockname()),
+        ("{ENGINE_FILE}", world["engine_file"]),
+        ("{REPO_ANSWER}", HERE / "task" / "answer.txt"),
     ):
         source = source.replace(key, str(value))
     return source
@@ -144,7 +161,7 @@ def test_corpus_is_big_enough():
 def test_hostile_candidate_gets_its_outcome_and_harms_nothing(program, world):
     expect, reason_pattern, score = expectations(program)
     before_outside, before_task = snapshot(world["outside"]), snapshot(world["task"])
-    connections = world["listener"].connections
+    connections = world["listener"].connections, world["unix_listener"].connections
 
     # with a twin lookup, so the engine itself sends the task's probes first and reads the replies
     result = world["evaluator"].evaluate(render(program, world), twin_of=lambda behaviour: None)
@@ -164,7 +181,7 @@ def test_hostile_candidate_gets_its_outcome_and_harms_nothing(program, world):
     assert snapshot(world["task"]) == before_task
     assert not Path("/etc/evolve-pwned").exists() and not Path("/usr/evolve-pwned").exists()
     assert not (world["outside"] / "pickled").exists()
-    assert world["listener"].connections == connections
+    assert (world["listener"].connections, world["unix_listener"].connections) == connections
     deadline = time.monotonic() + 3
     while (left := sandbox_processes()) and time.monotonic() < deadline:
         time.sleep(0.05)
