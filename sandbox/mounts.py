@@ -68,6 +68,8 @@ class MountPlan:
     masks: tuple[Mask, ...]
     covered_files: tuple[bytes, ...]  # top-level files outside SYSTEM: /dev/null is bound over each (nodev)
     exposures: tuple[Exposure, ...]
+    scratch_mb: int  # size of each private tmpfs: /tmp, /dev/shm and the work folder's copy
+    copy_workdir: bool  # the work folder as a sized tmpfs copy (a candidate's), or bound live (the warm zygote's)
 
 
 def _host_mounts() -> list[tuple[Path, int]]:
@@ -116,9 +118,10 @@ def _outside_system() -> tuple[list[Path], list[Path]]:
 
 
 def plan(workdir: Path, readonly: Sequence[Path], tmp_mb: int, hide_untraversable: bool,
-         hidden: Sequence[Path] = ()) -> MountPlan:
+         hidden: Sequence[Path] = (), copy_workdir: bool = True) -> MountPlan:
     """Plan for resolved absolute paths; ``hide_untraversable`` when the candidate runs as another uid;
-    ``hidden`` folders are covered by an empty read-only tmpfs."""
+    ``hidden`` folders are covered by an empty read-only tmpfs; ``copy_workdir=False`` binds the work folder
+    itself, writable, for a process that must see what the engine adds to it later (the warm zygote)."""
     host = _host_mounts()
     exposed = [(workdir, True)] + [(p, False) for p in outermost(readonly) if p != workdir]
     masks = [Mask(bytes(p), scratch_options(tmp_mb), True) for p in SCRATCH if p.is_dir()]
@@ -151,7 +154,7 @@ def plan(workdir: Path, readonly: Sequence[Path], tmp_mb: int, hide_untraversabl
         dict.fromkeys((bytes(p), flags) for p, flags in host if not inside(p, [Path("/proc")]))
     )
     covered = tuple(bytes(p) for p in top_files if not any(path == p for path, _ in exposed))
-    return MountPlan(readonly_mounts, tuple(masks), covered, exposures)
+    return MountPlan(readonly_mounts, tuple(masks), covered, exposures, tmp_mb, copy_workdir)
 
 
 def apply(mount_plan: MountPlan) -> None:
@@ -178,11 +181,58 @@ def apply(mount_plan: MountPlan) -> None:
     for exposure, handle in zip(mount_plan.exposures, handles, strict=True):
         if exposure.needs_mountpoint:
             make_mountpoint(exposure.path, exposure.is_dir)
-        bind(handle, exposure.path, exposure.writable, exposure.flags)
+        if exposure.writable and mount_plan.copy_workdir:
+            scratch_copy(handle, exposure.path, mount_plan.scratch_mb)
+        else:
+            bind(handle, exposure.path, exposure.writable, exposure.flags)
         os.close(handle)
     for mask in mount_plan.masks:
         if not mask.scratch:
             L.mount(None, mask.path, None, L.MS_REMOUNT | L.MS_BIND | L.MS_RDONLY | L.MS_NOSUID | L.MS_NODEV)
+
+
+def scratch_copy(handle: int, target: bytes, size_mb: int) -> None:
+    """Mount a private tmpfs of `size_mb` at `target`, owned like the folder the O_PATH `handle` names, and copy
+    that folder's files into it: the run's work folder. What the run writes there counts against that size
+    (a full folder is ENOSPC, never a full host disk) and goes when the run ends; no caller reads it back."""
+    source = b"/proc/self/fd/%d" % handle
+    st = os.stat(source)
+    options = b"size=%dm,mode=%o,uid=%d,gid=%d" % (size_mb, st.st_mode & 0o7777, st.st_uid, st.st_gid)
+    L.mount(b"tmpfs", target, b"tmpfs", L.MS_NOSUID | L.MS_NODEV, options)
+    _copy_tree(source, target)
+
+
+def _copy_tree(source: bytes, target: bytes) -> None:
+    """Folders, regular files and symlinks, with owner and mode (anything else is not copied); syscalls only,
+    as this runs in a forked child."""
+    for entry in os.scandir(source):
+        src, dst = os.path.join(source, entry.name), os.path.join(target, entry.name)
+        st = entry.stat(follow_symlinks=False)
+        if entry.is_symlink():
+            os.symlink(os.readlink(src), dst)
+        elif entry.is_dir(follow_symlinks=False):
+            os.mkdir(dst, 0o700)
+            _copy_tree(src, dst)
+        elif entry.is_file(follow_symlinks=False):
+            _copy_file(src, dst)
+        else:
+            continue
+        os.lchown(dst, st.st_uid, st.st_gid)
+        if not entry.is_symlink():
+            os.chmod(dst, stat.S_IMODE(st.st_mode))
+
+
+def _copy_file(source: bytes, target: bytes) -> None:
+    fd_in = os.open(source, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    try:
+        fd_out = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            while os.sendfile(fd_out, fd_in, None, 1 << 24):
+                pass
+        finally:
+            os.close(fd_out)
+    finally:
+        os.close(fd_in)
 
 
 def bind(handle: int, target: bytes, writable: bool, flags: int = 0) -> None:

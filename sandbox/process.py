@@ -75,16 +75,16 @@ class _Chain:
     """The per-run plan (``runner.ChildPlan``) for one isolation mode."""
 
     def __init__(self, iso: Isolation, workdir: Path, readonly: list[Path], uid: int | None, limits: Limits,
-                 hide_untraversable: bool | None = None, hidden: Sequence[Path] = ()):
+                 hide_untraversable: bool | None = None, hidden: Sequence[Path] = (), copy_workdir: bool = True):
         """``hide_untraversable`` defaults to "a uid is dropped to"; the warm zygote stays root but plans the
-        view its unprivileged children will need."""
+        view its unprivileged children will need, and sees its work folder live (``copy_workdir=False``)."""
         self._iso, self._workdir, self._uid = iso, workdir, uid
         self._rlimits = rlimits.table(limits)
         self._memory_mb = limits.memory_mb
         hide = uid is not None if hide_untraversable is None else hide_untraversable
         self._mounts = (
             mounts.plan(workdir, [*readonly, *mounts.python_paths()], limits.memory_mb, hide_untraversable=hide,
-                        hidden=hidden)
+                        hidden=hidden, copy_workdir=copy_workdir)
             if iso.namespaces
             else None
         )

@@ -68,7 +68,7 @@ class _Zygote:
         self._engine_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._send_lock = threading.Lock()
         chain = _Chain(_ROOT_NAMESPACES, self.jobs_root, exposed, None, _ZYGOTE_LIMITS,
-                       hide_untraversable=True, hidden=hidden)
+                       hide_untraversable=True, hidden=hidden, copy_workdir=False)
         argv = [sys.executable, "-I", str(ZYGOTE), str(zygote_end.fileno())]
 
         plan = _ClosingAfterStart(chain, zygote_end)

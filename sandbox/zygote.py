@@ -155,7 +155,10 @@ def _mount_job_view(job: dict) -> None:
                     mounts.scratch_options(int(job["tmp_mb"])))
     for (target, _, writable), handle in zip(binds, handles, strict=True):
         mounts.make_mountpoint(target, os.path.isdir(b"/proc/self/fd/%d" % handle))
-        mounts.bind(handle, target, writable)
+        if writable:  # the work folder: a sized tmpfs holding a copy, as on the process backend
+            mounts.scratch_copy(handle, target, int(job["tmp_mb"]))
+        else:
+            mounts.bind(handle, target, writable)
         os.close(handle)
     L.mount(b"proc", b"/proc", b"proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
 

@@ -209,17 +209,44 @@ def test_cpu_spin_hits_the_cpu_limit(workdir: Path) -> None:
 
 
 def test_file_size_limit(workdir: Path) -> None:
-    out = run("open('big', 'wb').write(b'x' * (3 << 20))", workdir, Limits(wall_s=5, file_size_mb=1))
+    code = ("import atexit, os\n"
+            "atexit.register(lambda: print(os.path.getsize('big')))\n"
+            "open('big', 'wb').write(b'x' * (3 << 20))\n")
+    out = run(code, workdir, Limits(wall_s=5, file_size_mb=1))
     assert out.returncode == 1 and "File too large" in out.stderr
     assert out.violation == "file size limit"
-    assert (workdir / "big").stat().st_size <= 1 << 20
+    assert int(out.stdout) <= 1 << 20
 
 
 def test_workdir_is_writable_private_and_home(workdir: Path) -> None:
-    out = run("import os; open('note.txt', 'w').write(os.environ['HOME'])", workdir)
+    (workdir / "given.txt").write_text("from the caller")
+    code = ("import os\n"
+            "open('note.txt', 'w').write(os.environ['HOME'])\n"
+            "print(open('note.txt').read(), open('given.txt').read(), oct(os.stat('.').st_mode & 0o777))\n")
+    out = run(code, workdir)
     assert out.returncode == 0, out.stderr
-    assert (workdir / "note.txt").read_text() == str(workdir)
-    assert stat.S_IMODE(workdir.stat().st_mode) == 0o700
+    assert out.stdout.split() == [str(workdir), "from", "the", "caller", "0o700"]
+
+
+@needs("private_tmp", "mount namespace with a private /tmp")
+@pytest.mark.parametrize("backend", ["process", "warm"])
+def test_the_work_folder_is_a_sized_copy_so_it_cannot_fill_the_host_disk(backend: str, workdir: Path) -> None:
+    """The run works on a copy of its folder in memory capped at its memory limit: filling it ends in ENOSPC
+    inside the sandbox, and nothing it writes reaches the caller's folder."""
+    code = ("import errno\n"
+            "written = 0\n"
+            "try:\n"
+            "    for i in range(64):\n"
+            "        with open(f'part{i}', 'wb') as f:\n"
+            "            f.write(b'x' * (8 << 20))\n"
+            "            written += 8\n"
+            "except OSError as exc:\n"
+            "    print(errno.errorcode[exc.errno], written)\n")
+    out = run(code, workdir, Limits(wall_s=10, memory_mb=128, file_size_mb=16), sandbox=get_sandbox(backend))
+    assert out.returncode == 0, out.stderr
+    code, written = out.stdout.split()
+    assert code == "ENOSPC" and int(written) <= 128
+    assert list(workdir.iterdir()) == []
 
 
 @needs("uid_drop", "unprivileged uid")
