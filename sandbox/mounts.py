@@ -42,6 +42,13 @@ SYSTEM = frozenset({"usr", "etc", "dev", "proc", "sys", "tmp", "bin", "sbin", "l
 _COVER = b"mode=755,size=1m"  # an empty tmpfs over a hidden folder (made read-only once its exposures are in)
 
 
+def mount_proc() -> None:
+    """A /proc for the PID namespace just entered, in which a process sees only those of its own uid
+    (hidepid=invisible): not the namespace's init when that is a fork of the engine still holding its command
+    line (which may name a storage URL with a password), nor any other run's."""
+    L.mount(b"proc", b"/proc", b"proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC, b"hidepid=invisible")
+
+
 def scratch_options(tmp_mb: int) -> bytes:
     return b"mode=1777,size=%dm" % tmp_mb
 

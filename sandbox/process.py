@@ -131,7 +131,7 @@ class _Chain:
         try:
             L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)
             L.prctl(L.PR_SET_DUMPABLE, 0)  # the candidate may share our uid (user namespace mode): no ptrace
-            L.mount(b"proc", b"/proc", b"proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+            mounts.mount_proc()
             candidate = os.fork()
         except BaseException:
             os.write(self._ctl_w, b"F")

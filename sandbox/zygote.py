@@ -160,7 +160,7 @@ def _mount_job_view(job: dict) -> None:
         else:
             mounts.bind(handle, target, writable)
         os.close(handle)
-    L.mount(b"proc", b"/proc", b"proc", L.MS_NOSUID | L.MS_NODEV | L.MS_NOEXEC)
+    mounts.mount_proc()
 
 
 def _candidate(job: dict, fds: list[int]) -> None:

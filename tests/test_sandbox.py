@@ -250,6 +250,20 @@ def test_the_work_folder_is_a_sized_copy_so_it_cannot_fill_the_host_disk(backend
 
 
 @needs("uid_drop", "unprivileged uid")
+@needs("pid_namespace", "PID namespace")
+def test_the_candidate_sees_no_process_but_its_own_in_proc(workdir: Path) -> None:
+    """The namespace's init is a fork of the engine, whose command line may name a storage URL with a password:
+    /proc shows the candidate its own uid's processes only."""
+    code = ("import os\n"
+            "print(sorted(p for p in os.listdir('/proc') if p.isdigit()), os.getpid())\n"
+            "print(os.path.exists('/proc/1/cmdline'))\n")
+    out = run(code, workdir)
+    assert out.returncode == 0, out.stderr
+    listed, own = out.stdout.splitlines()[0].rsplit(" ", 1)
+    assert listed == f"['{own}']" and out.stdout.splitlines()[1] == "False"
+
+
+@needs("uid_drop", "unprivileged uid")
 @needs("private_tmp", "mount namespace with a private /tmp")
 def test_writes_outside_workdir_fail_and_host_tmp_is_untouched(workdir: Path) -> None:
     tmp_name = f"/tmp/evolve-test-{uuid.uuid4().hex}"
