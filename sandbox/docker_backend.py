@@ -3,8 +3,10 @@
 The container has no network (``network_mode=none``), a read-only root, a private tmpfs /tmp, no capabilities,
 no_new_privs, a non-root uid (the same per-run slot uid the process backend uses, or the engine's own uid when
 the engine is not root), cgroup limits for memory (no swap), CPU rate and pids, and rlimits for cpu time, file
-size, open files and core dumps. Only the work folder is writable, bind-mounted at its own path so argv paths
-stay valid; ``readonly_paths`` are bind-mounted read-only the same way. The environment is built from nothing
+size, open files and core dumps. Only the work folder is writable: a tmpfs at its own path (so argv paths stay
+valid) sized by the memory limit, into which the shim copies the caller's folder (bound read-only at
+WORK_SOURCE) before the candidate starts, so a candidate cannot fill the host's disk and nothing it writes
+there is kept; ``readonly_paths`` are bind-mounted read-only at their own paths. The environment is built from nothing
 (``sandbox.env``), so the engine's API keys never reach the container.
 
 Stdout, stderr, the result fd and ``pass_fds`` cross through Unix sockets (``sandbox.bridge``) that the
@@ -47,6 +49,7 @@ PROCESSES = "process limit (pids cgroup)"
 _RELABEL = {violation.MEMORY: MEMORY, violation.MEMORY_DATA: MEMORY, violation.PROCESSES: PROCESSES}
 LABEL = "evolve.sandbox"  # every container this backend starts carries it, so leftovers can be found
 BRIDGE_MOUNT = "/run/evolve-bridge"
+WORK_SOURCE = "/run/evolve-work"  # the caller's work folder, read-only; the shim copies it into the tmpfs
 _SHIM = Path(docker_shim.__file__).read_text()
 _KILL_GRACE_S = 10.0
 _MB = 1 << 20
@@ -163,7 +166,7 @@ class DockerSandbox:
             for fd in pass_fds:
                 bridge.relay(fd)
             targets = ",".join(map(str, [1, 2, result_fd, *pass_fds]))
-            shim = [self._image.python, "-I", "-S", "-c", _SHIM, BRIDGE_MOUNT, targets]
+            shim = [self._image.python, "-I", "-S", "-c", _SHIM, BRIDGE_MOUNT, WORK_SOURCE, targets]
             container = self._client.containers.create(
                 self._image.tag,
                 entrypoint=[*shim, *self._candidate_argv(argv)],
@@ -172,6 +175,7 @@ class DockerSandbox:
                 user=f"{uid}:{uid}",
                 mounts=self._mounts(workdir, readonly, folder),
                 tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.memory_mb}m,mode=1777",
+                       str(workdir): f"rw,nosuid,nodev,size={limits.memory_mb}m,mode=700,uid={uid},gid={uid}",
                        **{str(p): "ro,size=1m,mode=755" for p in hidden}},
                 **_confinement(limits, self._cpus, result_fd),
             )
@@ -215,7 +219,7 @@ class DockerSandbox:
     def _mounts(self, workdir: Path, readonly: list[Path], folder: Path) -> list[Mount]:
         """Bind mounts at the hosts' own paths (the bridge at a fixed one); the first claim on a target wins."""
         # read-only still lets the shim connect (connect() needs only the socket's own write permission)
-        wanted = [(workdir, workdir, False), (Path(BRIDGE_MOUNT), folder, True)]
+        wanted = [(Path(WORK_SOURCE), workdir, True), (Path(BRIDGE_MOUNT), folder, True)]
         wanted += [(p, p, True) for p in [*readonly, *self._image.mounts]]
         mounts: dict[Path, Mount] = {}
         for target, source, read_only in wanted:

@@ -7,12 +7,16 @@ As pid 1 it reaps orphans; when it exits the kernel kills whatever is left in th
 candidate's wait status and rusage on its own ``status`` socket, so the engine gets the exact return code, cpu
 time and peak memory without polling container stats.
 
-Runs as ``python -I -S -c <this source> BRIDGE FD,FD,... ARGV...`` under the container's interpreter: standard
-library only, and nothing of the engine is imported.
+First it copies the caller's work folder (bound read-only at WORK_SOURCE) into its own, a tmpfs sized by the
+memory limit.
+
+Runs as ``python -I -S -c <this source> BRIDGE WORK_SOURCE FD,FD,... ARGV...`` under the container's
+interpreter: standard library only, and nothing of the engine is imported.
 """
 
 import fcntl
 import os
+import shutil
 import socket
 import struct
 import sys
@@ -30,7 +34,9 @@ def _connect(bridge: str, name: str, floor: int) -> int:
 
 
 def main() -> None:
-    bridge, targets, argv = sys.argv[1], [int(n) for n in sys.argv[2].split(",")], sys.argv[3:]
+    bridge, work_source, argv = sys.argv[1], sys.argv[2], sys.argv[4:]
+    targets = [int(n) for n in sys.argv[3].split(",")]
+    shutil.copytree(work_source, ".", symlinks=True, dirs_exist_ok=True)  # cwd: the work folder's tmpfs
     floor = max(targets) + 1  # no connection may sit on a target number before it is placed there
     status = _connect(bridge, "status", floor)
     sources = [_connect(bridge, str(fd), floor) for fd in targets]

@@ -7,8 +7,9 @@
   answers (another checkout, a git history, a backup), no database of the engine and no unix socket of the
   host is reachable, wherever it lies;
 - /tmp and /dev/shm are private tmpfs (sized by the memory limit), so nothing is left in the host's;
-- the workdir is bind-mounted writable, the readonly paths read-only, the interpreter's folders read-only:
-  where they lie under a covered folder, only they are bound back into it;
+- the workdir is a private tmpfs sized by the memory limit holding a copy of the caller's folder (the warm
+  zygote's own is bound live), the readonly paths and the interpreter's folders are bound read-only: where
+  they lie under a covered folder, only they are bound back into it;
 - a directory the candidate's uid could not traverse (e.g. a 0700 home inside /usr) is covered the same way.
 
 The plan is computed in the engine; ``apply`` runs in the forked child and only makes syscalls.

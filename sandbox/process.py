@@ -152,7 +152,7 @@ class _Chain:
 
     def _become_candidate(self) -> None:
         if self._mounts is not None:
-            os.chdir(self._workdir)  # re-enter through the writable bind mount
+            os.chdir(self._workdir)  # re-enter: the folder is now the run's own tmpfs copy
             rlimits.limit_ipc(self._memory_mb)  # the run's own IPC namespace
         rlimits.apply(self._rlimits)
         if self._uid is not None:

@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 from sandbox import Limits, Outcome, Sandbox, get_sandbox
+from tests.support.fill import FILL_WORK_FOLDER
 
 SANDBOX = get_sandbox("process")
 FEATURES = SANDBOX.describe()
@@ -233,15 +234,7 @@ def test_workdir_is_writable_private_and_home(workdir: Path) -> None:
 def test_the_work_folder_is_a_sized_copy_so_it_cannot_fill_the_host_disk(backend: str, workdir: Path) -> None:
     """The run works on a copy of its folder in memory capped at its memory limit: filling it ends in ENOSPC
     inside the sandbox, and nothing it writes reaches the caller's folder."""
-    code = ("import errno\n"
-            "written = 0\n"
-            "try:\n"
-            "    for i in range(64):\n"
-            "        with open(f'part{i}', 'wb') as f:\n"
-            "            f.write(b'x' * (8 << 20))\n"
-            "            written += 8\n"
-            "except OSError as exc:\n"
-            "    print(errno.errorcode[exc.errno], written)\n")
+    code = FILL_WORK_FOLDER + "print(*outcome)\n"
     out = run(code, workdir, Limits(wall_s=10, memory_mb=128, file_size_mb=16), sandbox=get_sandbox(backend))
     assert out.returncode == 0, out.stderr
     code, written = out.stdout.split()

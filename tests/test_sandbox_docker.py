@@ -20,6 +20,7 @@ import pytest
 from evaluators.candidate_channel import Candidate, read_frame
 from sandbox import Limits, Outcome, Sandbox
 from sandbox.docker_backend import LABEL
+from tests.support.fill import FILL_WORK_FOLDER
 
 try:
     from tests.support.docker_engine import docker_sandbox  # a fixture, used by name
@@ -132,14 +133,30 @@ report({{
     "read": open({str(shared / "data.txt")!r}).read(),
     "tmp": write("/tmp/scratch"),
     "workdir": write("out.txt"),
+    "given": open("given.txt").read(),
+    "work_source": write("/run/evolve-work/evil"),
 }})
 """
+    (workdir / "given.txt").write_text("from the caller")
     out = run(docker_sandbox, code, workdir, readonly_paths=[shared])
     seen = json.loads(out.result)
-    read_only = {seen[key] for key in ("root", "etc", "usr", "bridge", "readonly_path")}
+    read_only = {seen[key] for key in ("root", "etc", "usr", "bridge", "readonly_path", "work_source")}
     assert read_only == {"Read-only file system"}
     assert seen["read"] == "input" and seen["tmp"] == seen["workdir"] == "written"
-    assert (shared / "data.txt").read_text() == "input" and (workdir / "out.txt").read_text() == "x"
+    assert seen["given"] == "from the caller"  # the caller's files are copied into the run's tmpfs
+    assert (shared / "data.txt").read_text() == "input"
+    assert sorted(p.name for p in workdir.iterdir()) == ["given.txt"]  # nothing written there is kept
+
+
+def test_the_work_folder_is_a_sized_tmpfs(docker_sandbox: Sandbox, workdir: Path) -> None:
+    """Filling the work folder ends inside the container: its tmpfs is full (ENOSPC) or, as tmpfs pages count
+    against the container's memory, the memory limit kills it first; the host's folder gets nothing."""
+    code = FILL_WORK_FOLDER + "report(outcome)\n"
+    out = run(docker_sandbox, code, workdir, limits=Limits(wall_s=30, memory_mb=128, file_size_mb=16))
+    if out.violation != "memory limit (cgroup)":
+        code_name, written = json.loads(out.result)
+        assert code_name == "ENOSPC" and written <= 128, out
+    assert list(workdir.iterdir()) == []
 
 
 def test_runs_as_non_root_without_capabilities(docker_sandbox: Sandbox, workdir: Path) -> None:
