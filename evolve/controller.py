@@ -154,9 +154,11 @@ class Controller:
         try:
             # the models get ready while the seeds are evaluated (in threads), not on the first proposal
             preparing = asyncio.ensure_future(self.ensemble.prepare())
-            if not self._restore():
-                await self._evaluate_seeds()
-            await preparing
+            try:
+                if not self._restore():
+                    await self._evaluate_seeds()
+            finally:
+                await preparing
             self.on_update(self.stats)
             # Enough proposals in flight to keep both stages busy; with both limits at 1 they run one at a time,
             # so a seeded run with a deterministic model is reproducible.

@@ -6,8 +6,8 @@ the engine is not root), cgroup limits for memory (no swap), CPU rate and pids, 
 size, open files and core dumps. Only the work folder is writable: a tmpfs at its own path (so argv paths stay
 valid) sized by the memory limit, into which the shim copies the caller's folder (bound read-only at
 WORK_SOURCE) before the candidate starts, so a candidate cannot fill the host's disk and nothing it writes
-there is kept; ``readonly_paths`` are bind-mounted read-only at their own paths. The environment is built from nothing
-(``sandbox.env``), so the engine's API keys never reach the container.
+there is kept; ``readonly_paths`` are bind-mounted read-only at their own paths. The environment is built
+from nothing (``sandbox.env``), so the engine's API keys never reach the container.
 
 Stdout, stderr, the result fd and ``pass_fds`` cross through Unix sockets (``sandbox.bridge``) that the
 container's pid 1 (``sandbox.docker_shim``) plugs in as the candidate's fds; the shim also reports the exact

@@ -4,9 +4,9 @@ fully confined child per job, so a job skips the interpreter start and the heavy
 Usage: python -I zygote.py CONTROL_FD
 
 The zygote stays root inside its namespaces (it is our code, never a candidate's) so that each job can get
-what a cold run gets: its own mount namespace (private /tmp and /dev/shm, its work folder bound at the path the
-caller gave), its own PID namespace (whatever it starts dies with it), its own uid slot, rlimits and
-no_new_privs. One fork per job:
+what a cold run gets: its own mount namespace (private /tmp and /dev/shm, a sized tmpfs copy of its work folder
+at the path the caller gave), its own PID namespace (whatever it starts dies with it), its own IPC, network and
+UTS namespaces, its own uid slot, rlimits, no_new_privs and the syscall filter. One fork per job:
 
     zygote (supervises every job: deadline, wait, report) ─ C (pid 1 of the job's namespace: mounts its view,
                                                               drops to its uid, runs argv)
@@ -140,9 +140,9 @@ def _report(fd: int, report: dict) -> None:
 
 
 def _mount_job_view(job: dict) -> None:
-    """In C's own mount namespace: private /tmp and /dev/shm for this job only, its folder bound writable at
-    the caller's path, the zygote's read-only paths that lived under /tmp or /dev/shm bound again on top, and
-    a /proc for its PID namespace. Also its own IPC, network and UTS namespaces: no System V object, abstract
+    """In C's own mount namespace: private /tmp and /dev/shm for this job only, a sized tmpfs copy of its
+    folder at the caller's path, the zygote's read-only paths that lived under /tmp or /dev/shm bound again on
+    top, and a /proc for its PID namespace. Also its own IPC, network and UTS namespaces: no System V object, abstract
     socket or hostname of one job reaches another, beside it or after it."""
     L.unshare(L.CLONE_NEWNS | L.CLONE_NEWIPC | L.CLONE_NEWNET | L.CLONE_NEWUTS)
     L.mount(None, b"/", None, L.MS_REC | L.MS_PRIVATE)

@@ -73,8 +73,12 @@ class SDKProvider(Generic[C]):
 
     async def prepare(self) -> None:
         """Make this loop's client now: it imports the HTTP stack and sets up TLS (~0.15 s), which the
-        controller overlaps with the seed's evaluation instead of adding to the first call."""
-        self.client()
+        controller overlaps with the seed's evaluation instead of adding to the first call. A client that
+        cannot be made is left to the first call, which retries and records why, as before."""
+        try:
+            self.client()
+        except Exception:  # noqa: BLE001 - reported by the first call, not by a warm-up
+            pass
 
     async def aclose(self) -> None:
         """Close this loop's HTTP connections (other loops' clients go with their loops)."""
