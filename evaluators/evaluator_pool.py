@@ -152,7 +152,7 @@ class _Server:
         source_fd = os.memfd_create("candidate-source", os.MFD_CLOEXEC)
         pipes = [os.pipe() for _ in range(3)]  # result, stdout, stderr
         (res_r, res_w), (out_r, out_w), (err_r, err_w) = pipes
-        extended = dataclasses.replace(limits, wall_s=limits.wall_s + grace_s, cpu_s=limits.cpu_s + grace_s)
+        extended = limits.extended(grace_s)
         request = {"deadline_s": limits.wall_s, "wall_s": extended.wall_s, "cpu_s": extended.cpu_s}
         try:
             write_all(source_fd, source.encode())

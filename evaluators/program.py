@@ -16,7 +16,6 @@ a known one is not evaluated again (`EvalResult.twin_of`).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import json
 import math
@@ -131,7 +130,7 @@ class ProgramEvaluator:
         try:
             if self.sandbox.relays_fds:
                 spec = {"interface": "call", "fds": channel, "deadline_s": self.limits.wall_s}
-                return self._run_harness(source, spec, _extend(self.limits, _GRACE_S), pass_fds=tuple(channel))
+                return self._run_harness(source, spec, self.limits.extended(_GRACE_S), pass_fds=tuple(channel))
             return self._pool().judge(source, channel)
         except ServerDidNotStart as exc:
             return exc.outcome if exc.outcome is not None else str(exc)
@@ -184,7 +183,7 @@ class ProgramEvaluator:
         return [sys.executable, "-I", str(HARNESS), str(self.evaluator_path), str(program), json.dumps(full)]
 
     def _worker_limits(self) -> Limits:
-        return _extend(self.limits, 2 * _GRACE_S)  # outlives the evaluator, which decides about timeouts
+        return self.limits.extended(2 * _GRACE_S)  # outlives the evaluator, which decides about timeouts
 
 
 class _Worker:
@@ -262,10 +261,6 @@ def _close(*fds: int) -> None:
     for fd in fds:
         if fd >= 0:
             os.close(fd)
-
-
-def _extend(limits: Limits, extra_s: float) -> Limits:
-    return dataclasses.replace(limits, wall_s=limits.wall_s + extra_s, cpu_s=limits.cpu_s + extra_s)
 
 
 @contextlib.contextmanager

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -23,6 +23,10 @@ class Limits:
     file_size_mb: int = 64  # RLIMIT_FSIZE
     open_files: int = 256  # RLIMIT_NOFILE
     output_bytes: int = 1 << 20  # stdout/stderr kept per stream (the rest is dropped, noted)
+
+    def extended(self, extra_s: float) -> Limits:
+        """These limits with `extra_s` more wall and CPU time (a party that must outlive another's deadline)."""
+        return replace(self, wall_s=self.wall_s + extra_s, cpu_s=self.cpu_s + extra_s)
 
 
 @dataclass
