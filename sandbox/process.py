@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import identity, mounts, probe, rlimits, syscall_filter
+from . import confine, identity, mounts, probe, rlimits
 from . import linux as L
 from .api import Limits, Outcome, resolve_paths
 from .runner import Exit, execute, rusage_exit
@@ -153,14 +153,7 @@ class _Chain:
     def _become_candidate(self) -> None:
         if self._mounts is not None:
             os.chdir(self._workdir)  # re-enter: the folder is now the run's own tmpfs copy
-            rlimits.limit_ipc(self._memory_mb)  # the run's own IPC namespace
-        rlimits.apply(self._rlimits)
-        if self._uid is not None:
-            os.setgroups([])
-            os.setresgid(self._uid, self._uid, self._uid)
-            os.setresuid(self._uid, self._uid, self._uid)
-        L.prctl(L.PR_SET_NO_NEW_PRIVS, 1)
-        syscall_filter.install()
+        confine.enter(self._rlimits, self._uid, self._memory_mb if self._mounts is not None else None)
 
     # -- in the engine ---------------------------------------------------------------------------------------
     def started(self, popen: subprocess.Popen[bytes]) -> None:

@@ -50,14 +50,7 @@ def apply(rlimits: list[RLimit]) -> None:
     processes, each under its own cap, must cost the candidate, never the engine. Runs in the forked child."""
     for res, soft, hard in rlimits:
         resource.setrlimit(res, (soft, hard))
-    try:  # raising one's own score needs no privilege; plain syscalls, as this runs in a fork
-        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
-        try:
-            os.write(fd, b"%d" % OOM_SCORE_ADJ)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass  # no /proc here (an unusual host): the rlimits above still hold
+    _write_proc("self/oom_score_adj", OOM_SCORE_ADJ)  # raising one's own score needs no privilege
 
 
 def limit_ipc(memory_mb: int) -> None:
@@ -68,11 +61,17 @@ def limit_ipc(memory_mb: int) -> None:
     page = os.sysconf("SC_PAGE_SIZE")
     for name, value in (("kernel/shmmax", memory_mb * _MB), ("kernel/shmall", memory_mb * _MB // page),
                         ("kernel/shmmni", 64), ("kernel/msgmni", 16)):
+        _write_proc(f"sys/{name}", value)
+
+
+def _write_proc(name: str, value: int) -> None:
+    """Write `value` to /proc/`name`, best effort (plain syscalls, as this runs in a fork): a host without that
+    file, or a namespace that does not let us, keeps its own value, which describe() reports."""
+    try:
+        fd = os.open(f"/proc/{name}", os.O_WRONLY)
         try:
-            fd = os.open(f"/proc/sys/{name}", os.O_WRONLY)
-            try:
-                os.write(fd, b"%d" % value)
-            finally:
-                os.close(fd)
-        except OSError:
-            pass
+            os.write(fd, b"%d" % value)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass

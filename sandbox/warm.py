@@ -4,9 +4,8 @@ A zygote (``sandbox/zygote.py``) is started once per view of the filesystem (rea
 the same namespaces a cold run gets, with numpy and the standard library already imported. Each run is one
 message to it: the zygote forks a job that gets its own mount, PID, IPC, network and UTS namespaces, private
 /tmp and /dev/shm, its own uid slot, rlimits, no_new_privs and the syscall filter, then runs argv in the warm
-interpreter. So a run costs one fork
-instead of an exec and imports, and nothing a job does survives it or reaches the next job: each is a fresh
-fork of a zygote that never runs candidate code.
+interpreter. So a run costs one fork instead of an exec and imports, and nothing a job does survives it or
+reaches the next job: each is a fresh fork of a zygote that never runs candidate code.
 
 Needs root (the zygote must be able to give each job its own uid); elsewhere ``auto`` stays on ``process``.
 The job sees a copy of the work folder (copied into the zygote's jobs folder, then into the job's own tmpfs;

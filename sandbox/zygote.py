@@ -39,10 +39,9 @@ import traceback
 import types
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from sandbox import confine  # noqa: E402
 from sandbox import linux as L  # noqa: E402
 from sandbox import mounts  # noqa: E402
-from sandbox import rlimits  # noqa: E402
-from sandbox import syscall_filter  # noqa: E402
 
 _MAX_MESSAGE = 1 << 20
 
@@ -142,8 +141,8 @@ def _report(fd: int, report: dict) -> None:
 def _mount_job_view(job: dict) -> None:
     """In C's own mount namespace: private /tmp and /dev/shm for this job only, a sized tmpfs copy of its
     folder at the caller's path, the zygote's read-only paths that lived under /tmp or /dev/shm bound again on
-    top, and a /proc for its PID namespace. Also its own IPC, network and UTS namespaces: no System V object, abstract
-    socket or hostname of one job reaches another, beside it or after it."""
+    top, and a /proc for its PID namespace. Also its own IPC, network and UTS namespaces: no System V object,
+    abstract socket or hostname of one job reaches another, beside it or after it."""
     L.unshare(L.CLONE_NEWNS | L.CLONE_NEWIPC | L.CLONE_NEWNET | L.CLONE_NEWUTS)
     L.mount(None, b"/", None, L.MS_REC | L.MS_PRIVATE)
     binds = [(os.fsencode(job["workdir"]), job["jobdir"], True)] + [
@@ -193,14 +192,7 @@ def _candidate(job: dict, fds: list[int]) -> None:
         os.chdir(job["workdir"])
         os.environ.clear()
         os.environ.update(job["env"])
-        rlimits.limit_ipc(int(job["tmp_mb"]))
-        rlimits.apply([tuple(r) for r in job["rlimits"]])
-        uid = int(job["uid"])
-        os.setgroups([])
-        os.setresgid(uid, uid, uid)
-        os.setresuid(uid, uid, uid)
-        L.prctl(L.PR_SET_NO_NEW_PRIVS, 1)
-        syscall_filter.install()
+        confine.enter([tuple(r) for r in job["rlimits"]], int(job["uid"]), int(job["tmp_mb"]))
         code = _run(job["argv"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
