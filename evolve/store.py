@@ -23,8 +23,22 @@ from sqlalchemy.exc import IntegrityError
 
 from evolve.candidate import Candidate, new_id
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 metadata = MetaData()
+
+# A batch: the runs one sweep file expanded into (evolve/batch/). Its runs point at it with runs.batch_id.
+batches = Table(
+    "batches", metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("sweep", JSON, nullable=False),  # the sweep as validated, so `batch resume` needs no file
+    Column("sweep_path", Text, nullable=False),
+    Column("settings", JSON, nullable=False),  # executor, concurrency caps, batch budgets
+    Column("status", String(20), nullable=False),  # running | stopped | finished | failed
+    Column("stop_reason", Text),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
 
 runs = Table(
     "runs", metadata,
@@ -40,6 +54,10 @@ runs = Table(
     Column("stop_reason", Text),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("batch_id", String(32), ForeignKey("batches.id")),  # null: a run started on its own
+    Column("params", JSON),  # the sweep values that made this run: {"task": ..., "model": ..., "seed": ..., setting: value}
+    Column("cell", String(64)),  # hash of params without the seed: the runs of one configuration across seeds
+    Index("ix_runs_batch", "batch_id"),
 )
 
 candidates = Table(
@@ -235,14 +253,17 @@ class Store:
 
     # runs
     def create_run(self, *, task_name: str, task_path: str, kind: str, objective: str, direction: str,
-                   config: dict[str, Any], environment: dict[str, Any]) -> str:
+                   config: dict[str, Any], environment: dict[str, Any], status: str = "running",
+                   batch_id: str | None = None, params: dict[str, Any] | None = None,
+                   cell: str | None = None) -> str:
+        """A new run; a batch creates its runs `pending` before any of them is dispatched."""
         run_id = new_id()
         now = time.time()
         with self.engine.begin() as conn:
             conn.execute(insert(runs).values(
                 id=run_id, task_name=task_name, task_path=task_path, kind=kind, objective=objective,
-                direction=direction, config=config, environment=environment, status="running",
-                stop_reason=None, created_at=now, updated_at=now,
+                direction=direction, config=config, environment=environment, status=status,
+                stop_reason=None, created_at=now, updated_at=now, batch_id=batch_id, params=params, cell=cell,
             ))
         return run_id
 
