@@ -15,6 +15,7 @@ from rich.table import Table
 from evolve.controller import SeedError
 from evolve.errors import EvolveError
 from evolve.progress import RunProgress, summarize
+from evolve.report.command import report as report_command
 from evolve.runner import PreparedRun, default_storage, new_run, resume_run, settings_from_cli
 from evolve.store import SplitScore, Store
 
@@ -252,3 +253,6 @@ def _ago(ts: float) -> str:
 
     secs = max(0, int(time.time() - ts))
     return f"{secs}s ago" if secs < 120 else f"{secs // 60}m ago" if secs < 7200 else f"{secs // 3600}h ago"
+
+
+app.command("report")(_friendly(report_command))
