@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import math
 from collections.abc import Callable
@@ -9,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from evolve.report import figures, stats, tables
 from evolve.report.data import OUTCOMES, RunData, Selection, load
 from evolve.report.html import render_page
-from evolve.safe_text import shown
 from evolve.store import Store
 
 # (file name, x axis label, the run's series for x, a note when no run spent anything on this axis, tick kind)
@@ -47,11 +48,9 @@ def write_report(store: Store, refs: list[str], out: Path, baseline: str | None 
     for name, x_label, series, empty, x_kind in _BUDGETS:
         fig = figures.progress_figure(_progress_panels(sel, series, empty), x_label,
                                       f"Best score so far vs {x_label.split(' (')[0]}", x_kind)
-        files += figures.save(fig, figure_dir, name)
-        built.append((name, f"best score so far vs {x_label}", figures.png_base64(fig)))
+        files += _keep(fig, figure_dir, name, f"best score so far vs {x_label}", built)
     fig = figures.finals_figure(_finals_panels(sel, finals), "Final best score per configuration")
-    files += figures.save(fig, figure_dir, "final_scores")
-    built.append(("final_scores", "final best score per configuration (one dot per seed)", figures.png_base64(fig)))
+    files += _keep(fig, figure_dir, "final_scores", "final best score per configuration (one dot per seed)", built)
     csvs = _write_csvs(out, finals, rates, comparisons, runs)
     page = out / "report.html"
     page.write_text(render_page(
@@ -60,6 +59,13 @@ def write_report(store: Store, refs: list[str], out: Path, baseline: str | None 
         failures=tables.failure_reasons(sel), runs=runs, figures=built,
     ), encoding="utf-8")
     return ReportFiles(page, files, csvs)
+
+
+def _keep(fig: Figure, folder: Path, name: str, caption: str, built: list[tuple[str, str, str]]) -> list[Path]:
+    """Write the figure's PNG and SVG and keep its PNG (base64) for the page."""
+    rendered = figures.render(fig)
+    built.append((name, caption, base64.b64encode(rendered["png"]).decode("ascii")))
+    return figures.save(rendered, folder, name)
 
 
 def _curve(run: RunData, series: Callable[[RunData], np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -100,7 +106,7 @@ def _finals_panels(sel: Selection, finals: list[tables.FinalScores]) -> list[fig
 
 
 def _score_label(run: RunData, what: str = "best {} so far") -> str:
-    return (f"{what.format(shown(run.objective, 60, one_line=True))} "
+    return (f"{what.format(figures.label_text(run.objective, 24))} "
             f"({'higher' if run.maximize else 'lower'} is better)")
 
 

@@ -11,7 +11,6 @@ them must print as a dollar, not start TeX. The dashboard builds the same figure
 
 from __future__ import annotations
 
-import base64
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,10 +64,11 @@ class FinalsPanel:
     seed_score: float | None = None
 
 
-def label_text(text: str, limit: int = 60) -> str:
+def label_text(text: str, limit: int = 40) -> str:
     """Text for a figure: control characters escaped, one line, bounded; a leading underscore (which matplotlib
     reads as "leave out of the legend") kept visible."""
-    value = shown(text, limit, one_line=True)
+    value = shown(text, 4 * limit, one_line=True)
+    value = value if len(value) <= limit else value[:limit - 1] + "\u2026"
     return "\u2009" + value if value.startswith("_") else value
 
 
@@ -116,7 +116,7 @@ def progress_figure(panels: Sequence[ProgressPanel], x_label: str, title: str, x
         for ax, panel in zip(axes, panels):
             ax.set_title(label_text(panel.title))
             ax.set_xlabel(x_label)
-            ax.set_ylabel(label_text(panel.y_label, 80))
+            ax.set_ylabel(label_text(panel.y_label, 60))
             if panel.note:
                 ax.text(0.5, 0.5, label_text(panel.note, 120), ha="center", va="center", wrap=True,
                         transform=ax.transAxes, color="0.35")
@@ -160,7 +160,7 @@ def finals_figure(panels: Sequence[FinalsPanel], title: str) -> Figure:
         refs: dict[str, object] = {}
         for ax, panel in zip(axes, panels):
             ax.set_title(label_text(panel.title))
-            ax.set_xlabel(label_text(panel.x_label, 80))
+            ax.set_xlabel(label_text(panel.x_label, 60))
             for i, row in enumerate(panel.rows):
                 color = colors[row.label]
                 jitter = np.linspace(-0.12, 0.12, len(row.values)) if len(row.values) > 1 else np.zeros(1)
@@ -169,7 +169,7 @@ def finals_figure(panels: Sequence[FinalsPanel], title: str) -> Figure:
                     ax.errorbar([row.median], [i], xerr=[[row.median - row.low], [row.high - row.median]],
                                 color=color, capsize=4, lw=1.4, zorder=2)
                     ax.plot([row.median] * 2, [i - 0.28, i + 0.28], color=color, lw=2.6, zorder=4)
-            ax.set_yticks(range(len(panel.rows)), [label_text(r.label, 40) for r in panel.rows])
+            ax.set_yticks(range(len(panel.rows)), [label_text(r.label, 28) for r in panel.rows])
             ax.set_ylim(-0.6, len(panel.rows) - 0.4)
             if panel.seed_score is not None:
                 refs.setdefault("seed program", ax.axvline(panel.seed_score, color="0.55", ls=":", lw=1.2))
@@ -183,19 +183,23 @@ def finals_figure(panels: Sequence[FinalsPanel], title: str) -> Figure:
     return fig
 
 
-def save(fig: Figure, folder: Path, name: str, dpi: int = 150) -> list[Path]:
-    """The figure as `name`.png (for slides and the page) and `name`.svg (vector, for papers)."""
+def render(fig: Figure, dpi: int = 150) -> dict[str, bytes]:
+    """The figure as PNG (for slides and pages) and SVG (vector, for papers), without timestamps, so the same
+    data gives the same bytes."""
+    out = {}
+    with matplotlib.rc_context(_RC):
+        for fmt, metadata in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
+            buf = io.BytesIO()
+            fig.savefig(buf, format=fmt, dpi=dpi, metadata=metadata)
+            out[fmt] = buf.getvalue()
+    return out
+
+
+def save(rendered: dict[str, bytes], folder: Path, name: str) -> list[Path]:
+    """Write `render`'s output as `name`.png and `name`.svg in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"{name}.png", folder / f"{name}.svg"]
-    with matplotlib.rc_context(_RC):
-        fig.savefig(paths[0], dpi=dpi, metadata={"Software": None})
-        fig.savefig(paths[1], metadata={"Date": None, "Creator": None})
+    paths = []
+    for fmt, data in rendered.items():
+        paths.append(folder / f"{name}.{fmt}")
+        paths[-1].write_bytes(data)
     return paths
-
-
-def png_base64(fig: Figure, dpi: int = 110) -> str:
-    """The figure as a base64 PNG, for a data: URI inside a self-contained page."""
-    buf = io.BytesIO()
-    with matplotlib.rc_context(_RC):
-        fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
-    return base64.b64encode(buf.getvalue()).decode("ascii")
