@@ -12,6 +12,7 @@ them must print as a dollar, not start TeX. The dashboard builds the same figure
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +119,7 @@ def progress_figure(panels: Sequence[ProgressPanel], x_label: str, title: str, x
             ax.set_xlabel(x_label)
             ax.set_ylabel(label_text(panel.y_label, 60))
             if panel.note:
-                ax.text(0.5, 0.5, label_text(panel.note, 120), ha="center", va="center", wrap=True,
+                ax.text(0.5, 0.5, textwrap.fill(label_text(panel.note, 120), 36), ha="center", va="center",
                         transform=ax.transAxes, color="0.35")
                 ax.set_xticks([])
                 ax.set_yticks([])
@@ -138,7 +139,7 @@ def progress_figure(panels: Sequence[ProgressPanel], x_label: str, title: str, x
                 handles.setdefault("best known value", line)
             _format_x(ax, x_kind)
             ax.margins(x=0.02)
-        if any(c.band.seeds > 1 for p in panels for c in p.curves):
+        if any(c.band.seeds > 1 for p in panels if not p.note for c in p.curves):
             band_patch = patches.Patch(color="0.5", alpha=0.25)
             handles["95% bootstrap interval of the median"] = band_patch
         if handles:
