@@ -2,6 +2,7 @@
 (scripted model, real sandbox, real SQLite), read back from what each tracker wrote."""
 
 import asyncio
+import time
 
 import pytest
 from conftest import block
@@ -59,7 +60,12 @@ def test_wandb_offline_gets_settings_and_series(toy_task, storage, tmp_path, mon
     monkeypatch.setenv("WANDB_SILENT", "true")
     prepared = tracked_run(toy_task, storage, "wandb")
     (run_dir,) = (tmp_path / "wandb").glob(f"offline-run-*-{prepared.run_id}")
+    deadline = time.monotonic() + 60  # wandb's service process may still be writing the log when finish() returns
     logged = read_run(run_dir)
+    while sum("best_score" in row for row in logged["history"]) < 4:
+        assert time.monotonic() < deadline, logged
+        time.sleep(0.5)
+        logged = read_run(run_dir)
     assert logged["config"]["task"] == "toy" and logged["config"]["islands"] == "1"
     assert logged["config"]["evolve"]["evolve.run_id"] == prepared.run_id
     rows = [row for row in logged["history"] if "best_score" in row]
