@@ -12,9 +12,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from evolve import tracking
 from evolve.controller import SeedError
 from evolve.errors import EvolveError
 from evolve.progress import RunProgress, summarize
+from evolve.report.command import report as report_command
 from evolve.runner import PreparedRun, default_storage, new_run, resume_run, settings_from_cli
 from evolve.store import SplitScore, Store
 
@@ -34,6 +36,10 @@ IterOpt = Annotated[Optional[int], typer.Option("--iterations", "-n", help="Chil
 TaskModelOpt = Annotated[Optional[str], typer.Option(
     "--task-model", help="Prompt tasks: the model that answers with each prompt (same forms as --model, no "
     "weight); --model is the optimizer that writes prompts. Default: the first --model.")]
+TrackOpt = Annotated[Optional[tracking.TrackerKind], typer.Option(
+    "--track", help="Also log the run's settings and its score, token "
+    "and cost series to an experiment tracker (needs the mlflow or wandb extra; configured by its usual "
+    "environment variables, e.g. MLFLOW_TRACKING_URI, WANDB_MODE=offline).")]
 
 
 def _friendly(command):
@@ -54,8 +60,9 @@ def _run_flags(**flags: Any) -> dict[str, Any]:
     return {k: v for k, v in flags.items() if v is not None}
 
 
-def _drive(prepared: PreparedRun, quiet: bool) -> None:
+def _drive(prepared: PreparedRun, quiet: bool, track: str | None = None) -> None:
     ctl = prepared.controller
+    feed = tracking.follow(track, prepared.store, prepared.run_id)
     task_model = prepared.config.task_model
     console.print(f"[bold]run {prepared.run_id}[/] · task {prepared.task.name} · models "
                   f"{', '.join(m.label for m in prepared.config.models)} · "
@@ -65,16 +72,20 @@ def _drive(prepared: PreparedRun, quiet: bool) -> None:
         console.print(f"[yellow]note:[/] {note}")
     try:
         if quiet:
+            ctl.on_update = tracking.chain(ctl.on_update, feed)
             reason = asyncio.run(ctl.run())
         else:
             with RunProgress(console, prepared.task.name, prepared.config.iterations) as display:
-                ctl.on_update = display.update
+                ctl.on_update = tracking.chain(display.update, feed)
                 reason = asyncio.run(ctl.run())
     except SeedError as exc:
         prepared.store.set_run_status(prepared.run_id, "failed", str(exc))
         raise EvolveError(str(exc)) from None
     except KeyboardInterrupt:
         reason = "interrupted"
+    finally:
+        if feed is not None:
+            feed.finish()
     stats = ctl.stats
     fields = summarize(stats)
     console.print(f"stopped: {reason} · {stats.completed} children · best {fields['best']}"
@@ -125,13 +136,14 @@ def run(
     edit_mode: Annotated[Optional[str], typer.Option(help="auto | diff | rewrite.")] = None,
     sandbox: Annotated[Optional[str], typer.Option(help="Sandbox backend: auto (warm as root, else process) | warm | process | docker | none (unsafe).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress display.")] = False,
+    track: TrackOpt = None,
 ) -> None:
     """Start a new evolution run on TASK and store everything in the database."""
     overrides = settings_from_cli(model, task_model, **_run_flags(
         iterations=iterations, seed=seed, max_wall_s=max_wall_s, max_tokens=max_tokens, max_cost_usd=max_cost_usd,
         target_score=target_score, llm_concurrency=llm_concurrency, eval_concurrency=eval_concurrency,
         islands=islands, edit_mode=edit_mode, sandbox=sandbox))
-    _drive(new_run(task, storage, overrides), quiet)
+    _drive(new_run(task, storage, overrides), quiet, track)
 
 
 @app.command()
@@ -143,10 +155,11 @@ def resume(
     model: ModelOpt = None,
     max_wall_s: Annotated[Optional[float], typer.Option("--max-wall", help="Stop after this many seconds.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress display.")] = False,
+    track: TrackOpt = None,
 ) -> None:
     """Continue a stopped, finished or killed run from the store; nothing stored is redone."""
     overrides = settings_from_cli(model, **_run_flags(iterations=iterations, max_wall_s=max_wall_s))
-    _drive(resume_run(run_id, storage, overrides), quiet)
+    _drive(resume_run(run_id, storage, overrides), quiet, track)
 
 
 @app.command()
@@ -252,3 +265,6 @@ def _ago(ts: float) -> str:
 
     secs = max(0, int(time.time() - ts))
     return f"{secs}s ago" if secs < 120 else f"{secs // 60}m ago" if secs < 7200 else f"{secs // 3600}h ago"
+
+
+app.command("report")(_friendly(report_command))
