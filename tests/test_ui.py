@@ -24,7 +24,7 @@ from evolve.runner import resume_run
 from evolve.store import EvaluationRecord, Store
 from evolve.ui.app import create_app
 from evolve.ui.grid import GridCache
-from evolve.ui.queries import MAX_BUCKETS, batch_summary, get_run, timeline
+from evolve.ui.queries import MAX_BUCKETS, Reader, batch_summary
 from evolve.ui.readonly import open_readonly
 from benchmarks.ui_pages import generate
 from tests.support.chat_server import ChatServer
@@ -81,7 +81,7 @@ def test_grid_is_the_archive_the_run_itself_rebuilds(toy_run, tmp_path):
     with source.engine.connect() as conn:
         conn.exec_driver_sql(f"VACUUM INTO '{copy}'")
     engine = open_readonly(str(copy))
-    run = get_run(engine, run_id)
+    run = Reader(engine).run(run_id)
     grid = GridCache(engine).grid(run)
     ctl = resume_run(run_id, str(copy), {}, ensemble=LLMEnsemble([(ScriptedProvider(["unused"]), 1.0)])).controller
     ctl._restore()
@@ -156,8 +156,9 @@ def test_big_run_is_aggregated_and_bounded(tmp_path):
     storage = f"sqlite:///{tmp_path / 'big.db'}"
     run_id = generate(storage, 3000)
     engine = open_readonly(storage)
-    run = get_run(engine, run_id)
-    t = timeline(engine, run)
+    reader = Reader(engine)
+    run = reader.run(run_id)
+    t = reader.timeline(run)
     assert len(t["x"]) <= MAX_BUCKETS and t["width"] == 11
     with engine.connect() as conn:
         top = conn.exec_driver_sql("SELECT max(score) FROM candidates WHERE run_id = ? AND status = 'ok'",
@@ -189,7 +190,7 @@ def test_batch_summary_takes_the_median_over_seeds(tmp_path):
                                   params={"islands": cell, "seed": seed}, cell=cell)
         store.add_candidate(Candidate(run_id=run_id, source="s", score=1.0))
         store.add_candidate(Candidate(run_id=run_id, source=f"c{best}", score=best, edit_kind="diff"))
-    summary = batch_summary(open_readonly(storage), "b1")
+    summary = batch_summary(Reader(open_readonly(storage)), "b1")
     cells = {c["cell"]: c for c in summary["cells"]}
     assert cells["a"]["median"] == 4.0 and cells["a"]["seeds"] == 3 and (cells["a"]["lo"], cells["a"]["hi"]) == (3, 5)
     assert cells["b"]["curve"][-1] == 9.0 and [c["cell"] for c in summary["cells"]] == ["b", "a"]
@@ -259,7 +260,27 @@ def test_a_store_is_read_while_a_writer_commits(toy_run, tmp_path):
         conn.exec_driver_sql(f"VACUUM INTO '{copy}'")
     writer = Store(str(copy))
     engine = open_readonly(str(copy))
-    before = get_run(engine, run_id)["children"]
+    reader = Reader(engine)
+    before = reader.run(run_id)["children"]
     writer.add_candidate(Candidate(run_id=run_id, source="new", score=11.0, edit_kind="diff"))
-    after = get_run(engine, run_id)
+    after = reader.run(run_id)
     assert after["children"] == before + 1 and after["best"] == 11.0
+
+
+def test_timeline_updated_with_new_children_equals_one_read_from_scratch(tmp_path):
+    """A running run's windows are re-read from its last window on; the result must be what a fresh read gives,
+    also when the window width grows."""
+    storage = f"sqlite:///{tmp_path / 'live.db'}"
+    run_id = generate(storage, 893)
+    engine = open_readonly(storage)
+    writer = Store(storage)
+    live = Reader(engine)
+    live.timeline(live.run(run_id))
+    for added, width in ((3, 3), (10, 4)):  # 897 stored: width 3; then 907: width 4
+        for n in range(added):
+            writer.add_candidate(Candidate(run_id=run_id, source=f"x = {n}", score=3.0 + n, edit_kind="diff",
+                                           status="ok" if n % 3 else "invalid", model="openai:gpt-4o-mini"))
+        run = live.run(run_id)
+        fresh = Reader(engine)
+        assert live.timeline(run) == fresh.timeline(fresh.run(run_id))
+        assert live.timeline(run)["width"] == width and run == fresh.run(run_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from evolve.safe_text import shown
 from evolve.ui import queries
@@ -61,16 +63,20 @@ def _templates() -> Environment:
     return env
 
 
-def create_app(engine: Engine, *, token: str | None = None, storage_label: str = "") -> Starlette:
-    """The dashboard over a read-only engine (see `evolve.ui.readonly.open_readonly`)."""
+def create_app(engine: Engine, *, token: str | None = None, storage_label: str = "", warm: bool = False) -> ASGIApp:
+    """The dashboard over a read-only engine (see `evolve.ui.readonly.open_readonly`); `warm` replays the newest
+    runs' grids on a thread at once, so the first page of a big run does not wait for it."""
     env = _templates()
     grids = GridCache(engine)
+    reader = queries.Reader(engine)
+    if warm:
+        threading.Thread(target=lambda: grids.warm(reader.runs(limit=20)), name="evolve-ui-warm", daemon=True).start()
 
     def page(name: str, **context: Any) -> HTMLResponse:
         return HTMLResponse(env.get_template(name).render(storage=storage_label, **context))
 
     def need_run(request: Request) -> dict[str, Any]:
-        run = queries.get_run(engine, request.path_params["run_id"])
+        run = reader.run(request.path_params["run_id"])
         if run is None:
             raise HTTPException(404, "no such run")
         return run
@@ -98,21 +104,20 @@ def create_app(engine: Engine, *, token: str | None = None, storage_label: str =
 
     def api_runs(request: Request) -> Response:
         offset = _int(request, "offset", 0)
-        return json_response({"runs": queries.list_runs(engine, limit=_int(request, "limit", 200), offset=offset),
+        return json_response({"runs": reader.runs(limit=_int(request, "limit", 200), offset=offset),
                               "batches": queries.list_batches(engine)})
 
     def api_run(request: Request) -> Response:
         run = need_run(request)
-        timeline = queries.timeline(engine, run)
-        run["models"] = run["models"] or [m for m in timeline["tokens"] if m != "none"]  # models given in code
-        return json_response({"run": run, "timeline": timeline})
+        return json_response({"run": run, "timeline": reader.timeline(run)})
 
     def api_grid(request: Request) -> Response:
         return json_response(grids.grid(need_run(request)))
 
     def api_lineage(request: Request) -> Response:
         run = need_run(request)
-        return json_response(lineage(engine, run["id"], queries.maximize(run)))
+        return json_response(reader.remember(("lineage", run["id"], run["updated_at"]),
+                                             lambda: lineage(engine, run["id"], queries.maximize(run))))
 
     def api_diff(request: Request) -> Response:
         found = queries.candidate_diff(engine, request.path_params["cand_id"])
@@ -127,7 +132,7 @@ def create_app(engine: Engine, *, token: str | None = None, storage_label: str =
         if batch is None:
             raise HTTPException(404, "no such batch")
         return json_response({"batch": {k: batch[k] for k in ("id", "name", "status", "stop_reason")},
-                              **queries.batch_summary(engine, batch["id"])})
+                              **queries.batch_summary(reader, batch["id"])})
 
     def download(request: Request) -> Response:
         found = queries.candidate_source(engine, request.path_params["cand_id"])
@@ -160,8 +165,7 @@ def create_app(engine: Engine, *, token: str | None = None, storage_label: str =
         Route("/static/plotly.min.js", plotly_js),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
-    app = Starlette(routes=routes)
-    return Guard(app, token=token)  # type: ignore[return-value]
+    return Guard(Starlette(routes=routes), token=token)
 
 
 def _int(request: Request, key: str, default: int) -> int:

@@ -8,19 +8,22 @@ index), so a page polling a running run reads each child once.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, case, select
 
 from evolve.archive import Archive, Island
 from evolve.candidate import Candidate
 from evolve.store import candidates
 from evolve.ui.task_info import task_info
 
-_COLUMNS = [candidates.c[name] for name in
-            ("id", "seq", "island", "status", "score", "features", "edit_kind", "generation")]
+# only a scored candidate can hold a cell, so only its features are read and decoded
+log = logging.getLogger(__name__)
+_COLUMNS = [*(candidates.c[name] for name in ("id", "seq", "island", "status", "score", "edit_kind", "generation")),
+            case((candidates.c.status == "ok", candidates.c.features)).label("features")]
 
 
 @dataclass
@@ -37,6 +40,15 @@ class GridCache:
         self.engine = engine
         self._replays: dict[str, _Replay] = {}
         self._lock = threading.Lock()
+
+    def warm(self, runs: list[dict[str, Any]]) -> None:
+        """Replay these runs now (a server does it on a thread at start): the first replay of a run reads all
+        its candidates, seconds for 100,000 children, which a page should not wait for."""
+        for run in runs:
+            try:
+                self.grid(run)
+            except Exception:  # the page asking for this grid will meet the same error and show it
+                log.warning("could not replay the grid of run %s", run["id"], exc_info=True)
 
     def grid(self, run: dict[str, Any]) -> dict[str, Any]:
         """Per island: a 2-D grid (first two axes; a third axis is folded, keeping its best elite) of elite
@@ -97,7 +109,15 @@ def _render(archive: Archive, up: bool) -> dict[str, Any]:
     return {"axes": [_axis(d) for d in dims], "islands": islands, "folded": dims[2].name if len(dims) > 2 else None}
 
 
+UNITS = {"code_length": "characters", "length_tokens": "tokens", "edit_distance": "0–1 from the seed",
+         "has_examples": "0/1", "step_by_step": "0/1"}
+
+
 def _axis(dim: Any) -> dict[str, Any]:
+    """The axis as the page draws it: bin centres on a numeric scale (cells span their bins), and a title
+    with the feature's unit; the end bins also hold the values beyond the range."""
     step = (dim.high - dim.low) / dim.bins
-    return {"name": dim.name, "bins": dim.bins, "low": dim.low, "high": dim.high,
-            "labels": [f"{dim.low + i * step:.3g}–{dim.low + (i + 1) * step:.3g}" for i in range(dim.bins)]}
+    unit = UNITS.get(dim.name)
+    return {"name": dim.name, "title": f"{dim.name} ({unit})" if unit else dim.name, "bins": dim.bins,
+            "low": dim.low, "high": dim.high, "step": step,
+            "centres": [dim.low + (i + 0.5) * step for i in range(dim.bins)]}

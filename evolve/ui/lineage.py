@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, select
 
 from evolve.store import candidates
+from evolve.ui.queries import seeds_of
 
 _NODE = [candidates.c[name] for name in
          ("id", "parent_id", "seq", "generation", "island", "status", "score", "edit_kind", "model", "duplicate_of")]
@@ -26,11 +27,11 @@ def lineage(engine: Engine, run_id: str, up: bool, *, best: int = 20, recent: in
     order = candidates.c.score.desc() if up else candidates.c.score.asc()
     scored = and_(candidates.c.run_id == run_id, candidates.c.status == "ok", candidates.c.score.is_not(None))
     with engine.connect() as conn:
-        top = conn.execute(select(*_NODE).where(scored).order_by(order, candidates.c.seq).limit(best)).mappings().all()
+        # (run_id, status, score): the top of ix_candidates_run_score
+        top = conn.execute(select(*_NODE).where(scored).order_by(order).limit(best)).mappings().all()
         new = conn.execute(select(*_NODE).where(candidates.c.run_id == run_id)
                            .order_by(candidates.c.seq.desc()).limit(recent)).mappings().all()
-        seeds = conn.execute(select(*_NODE).where(candidates.c.run_id == run_id, candidates.c.edit_kind == "seed")
-                             .limit(50)).mappings().all()
+        seeds = conn.execute(select(*_NODE).where(seeds_of(run_id)).limit(50)).mappings().all()
         nodes = {r["id"]: dict(r) for r in [*seeds, *top, *new]}
         for r in top:
             nodes[r["id"]]["top"] = True

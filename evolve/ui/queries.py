@@ -11,10 +11,13 @@ from __future__ import annotations
 import difflib
 import math
 import statistics
-from collections import defaultdict
+import threading
+from dataclasses import dataclass
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, select
+from sqlalchemy import ColumnElement, Engine, and_, case, func, select
 
 from evolve.store import batches, candidates, evaluations, llm_calls, runs
 from evolve.ui.task_info import task_info
@@ -35,101 +38,160 @@ def best_of(values: list[float], up: bool) -> float | None:
     return (max(values) if up else min(values)) if values else None
 
 
-def list_runs(engine: Engine, *, batch_id: str | None = None, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
-    """Runs newest first with their figures: children, best, seed's best, best known, tokens, cost."""
-    kids = (select(candidates.c.run_id, func.count().label("children"), func.max(candidates.c.seq).label("last_seq"),
-                   func.sum(_tokens).label("tokens"), func.sum(candidates.c.cost_usd).label("cost_usd"),
-                   func.max(case((_scored, candidates.c.score))).label("hi"),
-                   func.min(case((_scored, candidates.c.score))).label("lo"))
-            .where(_children).group_by(candidates.c.run_id).subquery())
-    seeds = (select(candidates.c.run_id, func.max(candidates.c.score).label("seed_hi"),
-                    func.min(candidates.c.score).label("seed_lo"))
-             .where(candidates.c.edit_kind == "seed", _scored).group_by(candidates.c.run_id).subquery())
-    q = (select(runs.c.id, runs.c.task_name, runs.c.task_path, runs.c.kind, runs.c.objective, runs.c.direction,
-                runs.c.config, runs.c.status, runs.c.stop_reason, runs.c.created_at, runs.c.updated_at,
-                runs.c.batch_id, runs.c.params, runs.c.cell, kids.c.children, kids.c.last_seq, kids.c.tokens,
-                kids.c.cost_usd, kids.c.hi, kids.c.lo, seeds.c.seed_hi, seeds.c.seed_lo)
-         .outerjoin(kids, kids.c.run_id == runs.c.id).outerjoin(seeds, seeds.c.run_id == runs.c.id)
-         .order_by(runs.c.created_at.desc()).limit(limit).offset(offset))
-    if batch_id is not None:
-        q = q.where(runs.c.batch_id == batch_id)
-    with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(q).mappings()]
-    return [_run_figures(r) for r in rows]
+@dataclass
+class _Windows:
+    updated_at: float
+    width: int
+    groups: list[dict[str, Any]]
+    last_bucket: int
 
 
-def _run_figures(r: dict[str, Any]) -> dict[str, Any]:
-    up = maximize(r)
-    seed = r.pop("seed_hi") if up else r.pop("seed_lo")
-    r.pop("seed_lo" if up else "seed_hi")
-    child_best = r.pop("hi") if up else r.pop("lo")
-    r.pop("lo" if up else "hi")
-    config = r.pop("config") or {}
-    models = [f"{m.get('provider')}:{m.get('name')}" for m in config.get("models") or []]
-    info = task_info(r["task_path"])
-    best = best_of([v for v in (seed, child_best) if v is not None], up)
-    r.update(children=r["children"] or 0, tokens=int(r["tokens"] or 0), cost_usd=float(r["cost_usd"] or 0.0),
-             seed_score=seed, best=best, best_known=info.best_known, models=models,
-             iterations=config.get("iterations"), islands=int(config.get("islands", 1)),
-             migration_interval=int(config.get("migration_interval", 10)))
-    return r
+class Reader:
+    """A run's figures and timelines, each computed once per change of the run.
+
+    Every child a run stores bumps its `updated_at` in the same transaction, so results are kept per
+    (run, updated_at): a finished run is aggregated once, a running one once per new child however many pages
+    poll it. Each aggregate is one grouped read of `ix_candidates_run_digest`, which holds every column they use,
+    so the rows with their sources are never read."""
+
+    def __init__(self, engine: Engine, size: int = 2048) -> None:
+        self.engine = engine
+        self._memo: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+        self._held: dict[str, _Windows] = {}
+
+    def remember(self, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+        """`compute()`'s value, computed once per `key` (which holds the run's `updated_at`)."""
+        with self._lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        value = compute()
+        with self._lock:
+            self._memo[key] = value
+            while len(self._memo) > self._size:
+                self._memo.popitem(last=False)
+        return value
+
+    def runs(self, *, batch_id: str | None = None, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
+        """Runs newest first with their figures: children, best, seed's best, best known, tokens, cost."""
+        q = select(*_RUN_COLUMNS).order_by(runs.c.created_at.desc()).limit(limit).offset(offset)
+        if batch_id is not None:
+            q = q.where(runs.c.batch_id == batch_id)
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(q).mappings()]
+        return [self._with_figures(r) for r in rows]
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """One run with its figures (as a row of `runs`)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(*_RUN_COLUMNS).where(runs.c.id == run_id)).mappings().first()
+        return None if row is None else self._with_figures(dict(row))
+
+    def _with_figures(self, run: dict[str, Any]) -> dict[str, Any]:
+        config = run.pop("config") or {}
+        info = task_info(run["task_path"])
+        run.update(best_known=info.best_known, iterations=config.get("iterations"),
+                   islands=int(config.get("islands", 1)), migration_interval=int(config.get("migration_interval", 10)),
+                   models=[f"{m.get('provider')}:{m.get('name')}" for m in config.get("models") or []])
+        run.update(self.remember(("figures", run["id"], run["updated_at"]), lambda: self._figures(run)))
+        run["models"] = run["models"] or run["seen_models"]  # a run given its models in code stores none
+        return run
+
+    def _windows(self, run: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+        """(width, groups): the one grouped read behind both the figures and the timeline of a run's state.
+
+        While a run goes on, only its last window and the ones after it are read again (an index range): the
+        windows before it cannot change. All are read again when the width grows (every MAX_BUCKETS children)."""
+        with self._lock:
+            held = self._held.get(run["id"])
+        if held is not None and held.updated_at == run["updated_at"]:
+            return held.width, held.groups
+        with self.engine.connect() as conn:
+            last = conn.execute(select(func.max(candidates.c.seq)).where(candidates.c.run_id == run["id"])).scalar()
+        width = max(1, math.ceil(((last or 0) + 1) / MAX_BUCKETS))
+        if held is not None and held.width == width:
+            since = held.last_bucket
+            groups = [g for g in held.groups if g["bucket"] < since] + self._groups(run["id"], width, since * width)
+        else:
+            groups = self._groups(run["id"], width)
+        fresh = _Windows(run["updated_at"], width, groups, max((g["bucket"] for g in groups), default=0))
+        with self._lock:
+            if held is None or self._held.get(run["id"]) is held:
+                self._held[run["id"]] = fresh
+        return width, groups
+
+    def _figures(self, run: dict[str, Any]) -> dict[str, Any]:
+        up = maximize(run)
+        groups = self._windows(run)[1]
+        scores = [g["hi"] if up else g["lo"] for g in groups if g["hi"] is not None]
+        seed = self._seed_score(run["id"], up)
+        models = sorted({g["model"] for g in groups if g["model"]})
+        return {"children": sum(g["n"] for g in groups), "last_seq": max((g["seq"] for g in groups), default=None),
+                "tokens": sum(int(g["tokens"] or 0) for g in groups),
+                "cost_usd": sum(float(g["cost"] or 0.0) for g in groups), "seed_score": seed,
+                "best": best_of([v for v in (seed, best_of(scores, up)) if v is not None], up),
+                "seen_models": models}
+
+    def _groups(self, run_id: str, width: int, since: int = 0) -> list[dict[str, Any]]:
+        """The run's children from seq `since` on, grouped by (window of `width` children, status, model, twin or
+        not): count, last seq, best and worst score, tokens, cost."""
+        twin = case((and_(candidates.c.duplicate_of.is_not(None), candidates.c.status != "rejected-duplicate"), 1),
+                    else_=0).label("twin")
+        bucket = (candidates.c.seq // width if width > 1 else candidates.c.seq).label("bucket")
+        keys = [bucket, candidates.c.status, candidates.c.model, twin]
+        q = (select(*keys, func.count().label("n"), func.max(candidates.c.seq).label("seq"),
+                    func.max(case((_scored, candidates.c.score))).label("hi"),
+                    func.min(case((_scored, candidates.c.score))).label("lo"),
+                    func.sum(_tokens).label("tokens"), func.sum(candidates.c.cost_usd).label("cost"))
+             .where(candidates.c.run_id == run_id, candidates.c.seq >= since, _children).group_by(*keys))
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+    def _seed_score(self, run_id: str, up: bool) -> float | None:
+        pick = func.max if up else func.min
+        q = select(pick(candidates.c.score)).where(seeds_of(run_id), _scored)
+        with self.engine.connect() as conn:
+            return conn.execute(q).scalar()
+
+    def timeline(self, run: dict[str, Any]) -> dict[str, Any]:
+        """Scores, failures and spend over the run's evaluations, in at most MAX_BUCKETS windows."""
+        return self.remember(("timeline", run["id"], run["updated_at"]), lambda: self._timeline(run))
+
+    def _timeline(self, run: dict[str, Any]) -> dict[str, Any]:
+        up = maximize(run)
+        width, groups = self._windows(run)
+        windows: dict[int, dict[str, Any]] = {}
+        models: set[str] = set()
+        for r in groups:
+            w = windows.setdefault(r["bucket"], {"seq": 0, "scores": [], "fail": defaultdict(int), "spend": {}})
+            w["seq"] = max(w["seq"], r["seq"])
+            score = r["hi"] if up else r["lo"]
+            if score is not None:
+                w["scores"].append(score)
+            kind = "twin" if r["twin"] else r["status"]
+            if kind != "ok":
+                w["fail"][kind] += r["n"]
+            model = r["model"] or "none"
+            models.add(model)
+            tokens, cost = w["spend"].get(model, (0, 0.0))
+            w["spend"][model] = (tokens + int(r["tokens"] or 0), cost + float(r["cost"] or 0.0))
+        return _series(run, [windows[k] for k in sorted(windows)], sorted(models), width)
 
 
-def get_run(engine: Engine, run_id: str) -> dict[str, Any] | None:
-    """One run with its figures (the same as a row of `list_runs`), by id."""
-    kids = (select(func.count().label("children"), func.max(candidates.c.seq).label("last_seq"),
-                   func.sum(_tokens).label("tokens"), func.sum(candidates.c.cost_usd).label("cost_usd"),
-                   func.max(case((_scored, candidates.c.score))).label("hi"),
-                   func.min(case((_scored, candidates.c.score))).label("lo"))
-            .where(candidates.c.run_id == run_id, _children))
-    seeds = (select(func.max(candidates.c.score).label("seed_hi"), func.min(candidates.c.score).label("seed_lo"))
-             .where(candidates.c.run_id == run_id, candidates.c.edit_kind == "seed", _scored))
-    with engine.connect() as conn:
-        row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
-        if row is None:
-            return None
-        run = dict(row)
-        run.pop("environment")
-        run.update(conn.execute(kids).mappings().one())
-        run.update(conn.execute(seeds).mappings().one())
-    return _run_figures(run)
+def seeds_of(run_id: str) -> ColumnElement[bool]:
+    """The run's seeds. They are scored and stored before any child (the controller starts with them), so they
+    are the rows before the first child: a range of the (run_id, seq) index, not a scan of the run."""
+    first_child = (select(candidates.c.seq).where(candidates.c.run_id == run_id, _children)
+                   .order_by(candidates.c.seq).limit(1).scalar_subquery())
+    return and_(candidates.c.run_id == run_id, candidates.c.seq < func.coalesce(first_child, 1 << 62),
+                candidates.c.edit_kind == "seed")
 
 
-def timeline(engine: Engine, run: dict[str, Any]) -> dict[str, Any]:
-    """Scores, failures and spend over the run's evaluations, in at most MAX_BUCKETS windows of `width` children.
-
-    One grouped query: per window and (status, model, twin) its count, best score, tokens and cost."""
-    up = maximize(run)
-    last = run["last_seq"] or 0
-    width = max(1, math.ceil((last + 1) / MAX_BUCKETS))
-    bucket = (candidates.c.seq // width).label("bucket") if width > 1 else candidates.c.seq.label("bucket")
-    twin = case((and_(candidates.c.duplicate_of.is_not(None), candidates.c.status != "rejected-duplicate"), 1),
-                else_=0).label("twin")
-    q = (select(bucket, candidates.c.status, candidates.c.model, twin, func.count().label("n"),
-                func.max(candidates.c.seq).label("seq"),
-                func.max(case((_scored, candidates.c.score))).label("hi"),
-                func.min(case((_scored, candidates.c.score))).label("lo"),
-                func.sum(_tokens).label("tokens"), func.sum(candidates.c.cost_usd).label("cost"))
-         .where(candidates.c.run_id == run["id"], _children)
-         .group_by(bucket, candidates.c.status, candidates.c.model, twin).order_by(bucket))
-    with engine.connect() as conn:
-        rows = conn.execute(q).mappings().all()
-    windows: dict[int, dict[str, Any]] = {}
-    models: set[str] = set()
-    for r in rows:
-        w = windows.setdefault(r["bucket"], {"seq": 0, "scores": [], "fail": defaultdict(int), "spend": {}})
-        w["seq"] = max(w["seq"], r["seq"])
-        score = r["hi"] if up else r["lo"]
-        if score is not None:
-            w["scores"].append(score)
-        kind = "twin" if r["twin"] else r["status"]
-        if kind != "ok":
-            w["fail"][kind] += r["n"]
-        model = r["model"] or "none"
-        models.add(model)
-        tokens, cost = w["spend"].get(model, (0, 0.0))
-        w["spend"][model] = (tokens + int(r["tokens"] or 0), cost + float(r["cost"] or 0.0))
-    return _series(run, [windows[k] for k in sorted(windows)], sorted(models), width)
+_RUN_COLUMNS = [runs.c[name] for name in
+                ("id", "task_name", "task_path", "kind", "objective", "direction", "config", "status", "stop_reason",
+                 "created_at", "updated_at", "batch_id", "params", "cell")]
 
 
 def _series(run: dict[str, Any], windows: list[dict[str, Any]], models: list[str], width: int) -> dict[str, Any]:
@@ -238,15 +300,15 @@ def get_batch(engine: Engine, batch_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def batch_summary(engine: Engine, batch_id: str, points: int = 100) -> dict[str, Any]:
+def batch_summary(reader: Reader, batch_id: str, points: int = 100) -> dict[str, Any]:
     """Per cell (a configuration across seeds): its runs, the median / min / max of their final best, and the
     median best-so-far curve over children (each run's curve sampled at `points` common child counts)."""
-    run_rows = list_runs(engine, batch_id=batch_id, limit=10_000)
+    run_rows = reader.runs(batch_id=batch_id, limit=10_000)
     if not run_rows:
         return {"cells": [], "runs": []}
     longest = max((r["last_seq"] or 0) for r in run_rows)
     width = max(1, math.ceil((longest + 1) / points))
-    curves = _best_curves(engine, [r["id"] for r in run_rows], width)
+    curves = _best_curves(reader.engine, [r["id"] for r in run_rows], width)
     cells: dict[str, dict[str, Any]] = {}
     for r in run_rows:
         cell = cells.setdefault(r["cell"] or r["id"], {"cell": r["cell"] or r["id"], "params": _without_seed(r["params"]),
@@ -303,5 +365,5 @@ def _without_seed(params: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (params or {}).items() if k != "seed"}
 
 
-__all__ = ["FAILURES", "MAX_BUCKETS", "batch_summary", "candidate", "candidate_diff", "candidate_source",
-           "diff_lines", "get_batch", "get_run", "list_batches", "list_runs", "timeline"]
+__all__ = ["FAILURES", "MAX_BUCKETS", "Reader", "batch_summary", "candidate", "candidate_diff", "candidate_source",
+           "diff_lines", "get_batch", "list_batches"]

@@ -39,7 +39,7 @@ def prepare(storage: str, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> 
     engine = open_readonly(storage)
     token = None if is_loopback(host) else new_token()
     label = _label(storage)
-    app = create_app(engine, token=token, storage_label=label)
+    app = create_app(engine, token=token, storage_label=label, warm=True)
     sock = _bind(host, port)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)

@@ -8,7 +8,10 @@ const FAILURE_COLOURS = {
   invalid: "#e6a23c", crashed: "#d9534f", timeout: "#8e44ad", "sandbox-violation": "#34495e",
   skipped: "#95a5a6", "rejected-duplicate": "#7f8c8d", twin: "#3498db",
 };
-const state = { running: true, lastSeq: null, drawnSeq: null };
+// The grid and the lineage are redrawn at most every HEAVY_S seconds while the run goes on (they change slowly
+// and a redraw resets what the eye follows); the figures and the score chart follow every new child.
+const HEAVY_S = 10;
+const state = { running: true, lastSeq: null, heavySeq: null, heavyAt: 0 };
 
 function axis(title, extra) {
   return Object.assign({ title: { text: title }, automargin: true, zeroline: false, gridcolor: "#eee" }, extra || {});
@@ -65,11 +68,14 @@ function drawFailures(t) {
     x: t.x, y: t.failures[kind], name: kind, type: "bar", marker: { color: FAILURE_COLOURS[kind] || "#999" },
   }));
   const yTitle = t.width > 1 ? "failed children per " + t.width : "failed children";
-  const extra = { barmode: "stack" };
+  const extra = { barmode: "stack", bargap: 0.1 };
   if (!kinds.length) {
     extra.annotations = [{ text: "no failures yet", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }];
   }
-  Plotly.react("chart-failures", traces, layout("children evaluated", yTitle, extra), UI.plotConfig);
+  const lay = layout("children evaluated", yTitle, extra);
+  lay.yaxis.tickformat = ",d";
+  lay.yaxis.rangemode = "tozero";
+  Plotly.react("chart-failures", traces, lay, UI.plotConfig);
 }
 
 function drawSpend(t) {
@@ -114,15 +120,21 @@ async function drawGrid() {
     const yAxis = g.axes[1];
     const trace = {
       type: "heatmap", z: isl.scores, customdata: isl.ids, colorscale: "Viridis", hoverongaps: false,
-      x: xAxis.labels, y: yAxis ? yAxis.labels : ["all"], xgap: 1, ygap: 1,
+      x: xAxis.centres, y: yAxis ? yAxis.centres : [0], xgap: 1, ygap: 1,
       colorbar: { title: { text: "score" }, thickness: 12 },
-      hovertemplate: xAxis.name + " %{x}<br>" + (yAxis ? yAxis.name + " %{y}<br>" : "") +
-        "elite score %{z}<extra>click to open</extra>",
+      hovertemplate: xAxis.name + " ≈ %{x:.3~g}<br>" + (yAxis ? yAxis.name + " ≈ %{y:.3~g}<br>" : "") +
+        "elite score %{z:.6~g}<extra>click to open</extra>",
     };
-    const lay = layout(xAxis.name, yAxis ? yAxis.name : "", { margin: { l: 80, r: 10, t: 10, b: 80 } });
+    const lay = layout(xAxis.title, yAxis ? yAxis.title : "", { margin: { l: 70, r: 10, t: 10, b: 50 } });
     lay.showlegend = false;
-    lay.xaxis.type = "category";
-    lay.yaxis.type = "category";
+    lay.xaxis.range = [xAxis.low, xAxis.high];
+    lay.xaxis.tickformat = "~s";
+    if (yAxis) {
+      lay.yaxis.range = [yAxis.low, yAxis.high];
+      lay.yaxis.tickformat = "~g";
+    } else {
+      lay.yaxis.visible = false;
+    }
     Plotly.react(box, [trace], lay, UI.plotConfig).then(() => {
       if (!box.dataset.clicks) {
         box.dataset.clicks = "1";
@@ -185,7 +197,7 @@ async function showNode(candId) {
   setText("node-meta", d.status + " · score " + UI.score(d.score) + " · generation " + d.generation +
     " · child #" + d.seq + (d.model ? " · " + d.model : "") + (d.reason ? " · " + d.reason : ""));
   const pre = document.getElementById("node-diff");
-  pre.replaceChildren(...d.diff.map(([kind, line]) => UI.el("span", line + "\n", { class: "d-" + kind })));
+  pre.replaceChildren(...d.diff.map(([kind, line]) => UI.el("span", line, { class: "d-" + kind })));
   if (!d.diff.length) pre.textContent = "(no change against its parent)";
 }
 
@@ -194,12 +206,17 @@ async function refresh() {
   const run = data.run;
   state.running = run.status === "running";
   drawFigures(run);
-  if (run.last_seq === state.lastSeq) return;
-  state.lastSeq = run.last_seq;
-  drawProgress(data.timeline);
-  drawFailures(data.timeline);
-  drawSpend(data.timeline);
-  await Promise.all([drawGrid(), drawLineage()]);
+  if (run.last_seq !== state.lastSeq) {
+    state.lastSeq = run.last_seq;
+    drawProgress(data.timeline);
+    drawFailures(data.timeline);
+    drawSpend(data.timeline);
+  }
+  if (run.last_seq !== state.heavySeq && Date.now() - state.heavyAt > HEAVY_S * 1000) {
+    state.heavySeq = run.last_seq;
+    state.heavyAt = Date.now();
+    await Promise.all([drawGrid(), drawLineage()]);
+  }
 }
 
 UI.poll(refresh, () => (state.running ? 2 : 15));
