@@ -15,6 +15,7 @@ is SQLite reading the run's index once, measured in the same process.
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import statistics
 import sys
@@ -27,10 +28,10 @@ from starlette.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evolve.candidate import Candidate  # noqa: E402
-from evolve.store import Store, candidates, evaluations, llm_calls  # noqa: E402
-from evolve.ui.app import create_app  # noqa: E402
-from evolve.ui.readonly import open_readonly  # noqa: E402
+from evolve.candidate import Candidate
+from evolve.store import Store, candidates, evaluations, llm_calls
+from evolve.ui.app import create_app
+from evolve.ui.readonly import open_readonly
 
 TASK = Path(__file__).resolve().parents[1] / "tasks" / "circle_packing"
 STATUSES = ["ok"] * 62 + ["invalid"] * 18 + ["crashed"] * 9 + ["timeout"] * 4 + ["rejected-duplicate"] * 5 \
@@ -134,7 +135,7 @@ def main() -> None:
     engine = open_readonly(storage)
     with engine.connect() as conn:
         big = conn.exec_driver_sql("SELECT id FROM runs ORDER BY created_at").scalars().first()
-        scan = lambda: conn.exec_driver_sql(  # noqa: E731 - the baseline: SQLite reading the run's index once
+        scan = lambda: conn.exec_driver_sql(
             "SELECT count(*), sum(cost_usd) FROM candidates WHERE run_id = ?", (big,)).all()
         baseline = statistics.median(timed(scan)[0] for _ in range(args.repeat))
     client = TestClient(create_app(engine), base_url="http://127.0.0.1")
@@ -146,14 +147,14 @@ def main() -> None:
              ("candidate diff", f"/api/candidates/{cand}/diff")]
     rows = []
     for label, url in pages:
-        cold = timed(lambda: get(client, url))
-        warm = [timed(lambda: get(client, url)) for _ in range(args.repeat)]
+        cold = timed(functools.partial(get, client, url))
+        warm = [timed(functools.partial(get, client, url)) for _ in range(args.repeat)]
         live = []
         for _ in range(args.repeat):  # the run goes on: one more child before each request
             writer.add_candidate(Candidate(run_id=big, source="x = 1\n", score=1.0, edit_kind="diff",
                                            model="openai:gpt-4o-mini", features={"code_length": 6.0}))
-            live.append(timed(lambda: get(client, url)))
-        med = lambda pairs, i: statistics.median(p[i] for p in pairs)  # noqa: E731
+            live.append(timed(functools.partial(get, client, url)))
+        med = lambda pairs, i: statistics.median(p[i] for p in pairs)
         rows.append((label, cold, (med(warm, 0), med(warm, 1)), (med(live, 0), med(live, 1))))
     print(f"baseline: SQLite reads the run's {args.children:,}-entry index once in {baseline:.0f} ms (wall)")
     print("| endpoint | first request: wall / CPU ms | unchanged run: wall / CPU ms | after a new child: wall / CPU ms |")

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
+from benchmarks.ui_pages import generate
 from evolve.candidate import Candidate
 from evolve.errors import EvolveError
 from evolve.llm import LLMEnsemble, ScriptedProvider
@@ -26,10 +27,8 @@ from evolve.ui.app import create_app
 from evolve.ui.grid import GridCache
 from evolve.ui.queries import MAX_BUCKETS, Reader, batch_summary
 from evolve.ui.readonly import open_readonly
-from benchmarks.ui_pages import generate
 from tests.support.chat_server import ChatServer
-from tests.support.ui_runs import XSS, make_run
-
+from tests.support.ui_runs import make_run
 
 LOCAL = "http://127.0.0.1:8765"
 
@@ -63,7 +62,7 @@ def test_every_response_carries_the_security_headers(client, toy_run):
 
 
 def test_runs_and_run_data_aggregate_the_stored_run(client, toy_run):
-    storage, run_id = toy_run
+    run_id = toy_run[1]
     [run] = client.get("/api/runs").json()["runs"]
     assert run["id"] == run_id and run["children"] == 10 and run["best"] == 10.0 and run["seed_score"] == 1.0
     data = client.get(f"/api/runs/{run_id}").json()

@@ -54,7 +54,7 @@ def _wait_chart(page, chart: str) -> None:
 
 
 def test_runs_page_lists_the_run(page, served):
-    storage, run_id, address = served
+    _, run_id, address = served
     page.goto(address)
     row = page.locator("#runs tbody tr", has_text=run_id)
     row.wait_for()
@@ -97,7 +97,7 @@ def test_a_child_stored_while_the_page_is_open_appears_without_reload(page, serv
 
 
 def test_clicking_a_lineage_node_shows_its_diff(page, served):
-    storage, run_id, address = served
+    _, run_id, address = served
     page.goto(f"{address}runs/{run_id}")
     _wait_chart(page, "chart-lineage")
     page.wait_for_timeout(300)  # let Plotly finish laying out the markers

@@ -20,12 +20,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from evolve.llm import LLMEnsemble, ScriptedProvider  # noqa: E402
-from evolve.llm.types import Reply, Usage  # noqa: E402
-from evolve.runner import new_run  # noqa: E402
-from evolve.store import Store  # noqa: E402
-from evolve.ui.server import start_beside  # noqa: E402
-from tests.support.browser import chromium_browser  # noqa: E402
+from evolve.llm import LLMEnsemble, ScriptedProvider
+from evolve.llm.types import Reply, Usage
+from evolve.runner import new_run
+from evolve.store import Store
+from evolve.ui.server import start_beside
+from tests.support.browser import chromium_browser
 
 _STEPS = re.compile(r"for seed in \[([\d, ]*)\]")
 BLOCK = '''\

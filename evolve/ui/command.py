@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -13,7 +14,8 @@ from evolve.runner import default_storage
 _MISSING = "the dashboard needs the `ui` extra: pip install 'evolve-lab[ui]'"
 
 
-def _server():  # noqa: ANN202 - the module, imported only when asked for
+def _server() -> ModuleType:
+    """The server module, imported only when the dashboard is asked for."""
     try:
         from evolve.ui import server
     except ImportError as exc:

@@ -12,9 +12,9 @@ import difflib
 import math
 import statistics
 import threading
-from dataclasses import dataclass
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, case, func, select

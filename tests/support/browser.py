@@ -38,7 +38,7 @@ def ensure_chromium() -> str | None:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         for argv in (["apt-get", "update", "-q"],
                      ["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"]):
-            done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900)
+            done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=900, check=False)
             if done.returncode != 0:
                 return f"{' '.join(argv)} failed: {done.stderr.strip()[-500:]}"
     return None if os.access(CHROMIUM, os.X_OK) else f"{CHROMIUM} is still missing after installing chromium"
