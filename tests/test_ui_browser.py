@@ -132,3 +132,24 @@ def test_hostile_candidate_is_shown_as_text_and_runs_nothing(page, served):
     assert page.evaluate("() => window.__pwned") is None
     assert page.dialogs == []
     assert page.problems == []
+
+
+def test_clicking_a_grid_cell_opens_its_elite(page, served):
+    _, run_id, address = served
+    page.goto(f"{address}runs/{run_id}")
+    _wait_chart(page, "grid-island-0")
+    page.locator("#grid-island-0").scroll_into_view_if_needed()
+    # where Plotly drew the first filled cell, in page pixels, from its own axes
+    x, y, elite = page.evaluate("""() => {
+        const gd = document.getElementById('grid-island-0');
+        const t = gd.data[0], L = gd._fullLayout, box = gd.getBoundingClientRect();
+        for (let r = 0; r < t.z.length; r++) for (let c = 0; c < t.z[r].length; c++) if (t.customdata[r][c] !== null) {
+            return [box.left + L._size.l + L.xaxis.l2p(t.x[c]), box.top + L._size.t + L.yaxis.l2p(t.y[r]),
+                    t.customdata[r][c]];
+        }
+    }""")
+    page.mouse.move(x, y)
+    page.mouse.click(x, y)
+    page.wait_for_url(f"**/candidates/{elite}")
+    assert page.locator("h1").inner_text().startswith(f"Candidate {elite}")
+    assert page.problems == []
