@@ -36,7 +36,8 @@ def ui(
     dashboard = server.prepare(storage, host, port)
     typer.echo(f"Evolve dashboard on {dashboard.address}  (read-only; Ctrl-C stops it)")
     if "token=" in dashboard.address:
-        typer.echo("listening beyond this machine: every request needs the token in that address")
+        typer.echo("listening beyond this machine: open that address with this machine's name or IP in place of "
+                   "the host; every request needs the token in it (anyone with the token can read every run)")
     server.serve(dashboard)
 
 

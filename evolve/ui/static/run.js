@@ -75,6 +75,8 @@ function drawFailures(t) {
   const lay = layout("children evaluated", yTitle, extra);
   lay.yaxis.tickformat = ",d";
   lay.yaxis.rangemode = "tozero";
+  const tallest = Math.max(0, ...t.x.map((_, i) => kinds.reduce((n, k) => n + t.failures[k][i], 0)));
+  if (tallest <= 10) lay.yaxis.dtick = 1;  // whole children: no 0.2 steps on a small run
   Plotly.react("chart-failures", traces, lay, UI.plotConfig);
 }
 
