@@ -19,6 +19,7 @@ from evolve.progress import RunProgress, summarize
 from evolve.report.command import report as report_command
 from evolve.runner import PreparedRun, default_storage, new_run, resume_run, settings_from_cli
 from evolve.store import SplitScore, Store
+from evolve.ui.command import start_beside_run, ui as ui_command
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Evolve programs, prompts and kernels with LLMs, a MAP-Elites archive and a sandbox.")
@@ -137,13 +138,17 @@ def run(
     sandbox: Annotated[Optional[str], typer.Option(help="Sandbox backend: auto (warm as root, else process) | warm | process | docker | none (unsafe).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress display.")] = False,
     track: TrackOpt = None,
+    ui: Annotated[bool, typer.Option("--ui", help="Serve the live dashboard (`evolve ui`) beside the run.")] = False,
 ) -> None:
     """Start a new evolution run on TASK and store everything in the database."""
     overrides = settings_from_cli(model, task_model, **_run_flags(
         iterations=iterations, seed=seed, max_wall_s=max_wall_s, max_tokens=max_tokens, max_cost_usd=max_cost_usd,
         target_score=target_score, llm_concurrency=llm_concurrency, eval_concurrency=eval_concurrency,
         islands=islands, edit_mode=edit_mode, sandbox=sandbox))
-    _drive(new_run(task, storage, overrides), quiet, track)
+    prepared = new_run(task, storage, overrides)
+    if ui:
+        console.print(f"dashboard: {start_beside_run(storage)}", markup=False, highlight=False)
+    _drive(prepared, quiet, track)
 
 
 @app.command()
@@ -251,6 +256,9 @@ def doctor() -> None:
         console.print("embedded model runtime: llama-cpp-python installed")
     except ImportError:
         console.print("embedded model runtime: [yellow]missing[/] (pip install 'evolve-lab[local]')")
+
+
+app.command("ui")(_friendly(ui_command))
 
 
 def _get_run(store: Store, run_id: str) -> dict[str, Any]:

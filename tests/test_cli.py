@@ -14,7 +14,7 @@ from evolve.cli import app
 from evolve.store import Store
 from tests.support.chat_server import ChatServer
 
-COMMANDS = ["run", "resume", "status", "best", "tasks", "doctor"]
+COMMANDS = ["run", "resume", "status", "best", "tasks", "doctor", "ui"]
 
 
 def evolve(*args: str, timeout: float = 120, **kw) -> subprocess.CompletedProcess:
