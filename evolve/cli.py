@@ -1,4 +1,4 @@
-"""The `evolve` command: run, resume, status, best, tasks, doctor."""
+"""The `evolve` command: run, resume, status, best, tasks, doctor, and `batch` (evolve/batch/cli.py)."""
 
 from __future__ import annotations
 
@@ -158,11 +158,11 @@ def status(
     """List the runs in the store, or show one run's figures."""
     store = Store(storage)
     if run_id is None:
-        table = Table("run", "task", "status", "children", "ok", "best", "updated", title=store.url)
+        table = Table("run", "task", "status", "children", "ok", "best", "updated", "batch", title=store.url)
         for r in store.list_runs():
             best = r["hi"] if r["direction"] == "maximize" else r["lo"]
             table.add_row(r["id"], r["task_name"], r["status"], str(r["children"] or 0), str(r["n"] or 0),
-                          "n/a" if best is None else f"{best:.6g}", _ago(r["updated_at"]))
+                          "n/a" if best is None else f"{best:.6g}", _ago(r["updated_at"]), r["batch_id"] or "")
         console.print(table)
         return
     row = _get_run(store, run_id)
@@ -252,3 +252,8 @@ def _ago(ts: float) -> str:
 
     secs = max(0, int(time.time() - ts))
     return f"{secs}s ago" if secs < 120 else f"{secs // 60}m ago" if secs < 7200 else f"{secs // 3600}h ago"
+
+
+from evolve.batch.cli import batch_app  # last: it uses this module's options and console
+
+app.add_typer(batch_app, name="batch")
