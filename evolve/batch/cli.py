@@ -70,17 +70,24 @@ def resume_batch(
     batch: BatchArg,
     executor: ExecutorOpt = None,
     max_concurrent: MaxConcurrentOpt = None,
+    max_tokens: Annotated[int | None, typer.Option(min=1, help="A new batch token budget (all runs, "
+                                                                  "all invocations).")] = None,
+    max_cost_usd: Annotated[float | None, typer.Option("--max-cost", min=0.0, help="A new batch budget in "
+                                                                                      "US dollars.")] = None,
+    max_wall_s: Annotated[float | None, typer.Option("--max-wall", min=0.0, help="A new wall-clock limit "
+                                                                                    "for this invocation.")] = None,
     storage: StorageOpt = ...,  # type: ignore[assignment]
     quiet: QuietOpt = False,
 ) -> None:
-    """Finish a stopped, interrupted or killed batch: runs not finished continue where the store has them;
-    finished runs are not run again."""
+    """Finish a stopped, interrupted or killed batch: unfinished runs continue where the store has them,
+    finished runs are not run again. A batch stopped by its budget needs a larger one (--max-tokens, ...)."""
     store = Store(storage)
     row = find_batch(store, batch)
     stored = {k: v for k, v in (row["settings"] or {}).items() if k != "driver"}
-    settings = BatchSettings.model_validate({**stored, **{k: v for k, v in
-                                                          (("executor", executor), ("max_concurrent", max_concurrent))
-                                                          if v is not None}})
+    budget = {**stored.get("budget", {}), **_given(max_tokens=max_tokens, max_cost_usd=max_cost_usd,
+                                                   max_wall_s=max_wall_s)}
+    settings = BatchSettings.model_validate({**stored, "budget": budget,
+                                             **_given(executor=executor, max_concurrent=max_concurrent)})
     console.print(f"[bold]batch {row['id']}[/] · resuming · executor {settings.executor}, "
                   f"{settings.max_concurrent} at a time", highlight=False)
     _drive(store, row["id"], settings, quiet)
@@ -149,6 +156,10 @@ def _print_plan(sweep: Sweep, settings: BatchSettings) -> None:
     budget = ", ".join(f"{k}={v}" for k, v in settings.budget.model_dump().items() if v is not None) or "none"
     console.print(f"executor {settings.executor}, {settings.max_concurrent} at a time · batch budget: {budget}",
                   highlight=False)
+
+
+def _given(**options: Any) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _text(value: Any) -> str:
