@@ -170,6 +170,9 @@ def status(
     usage = store.usage(row["id"])
     console.print(f"[bold]run {row['id']}[/] · task {row['task_name']} ({row['task_path']})")
     console.print(f"status: {row['status']}" + (f" ({row['stop_reason']})" if row["stop_reason"] else ""))
+    if row["batch_id"]:
+        console.print(f"batch {row['batch_id']} · cell {row['cell']} · params {row['params']}", markup=False,
+                      highlight=False)
     console.print(f"children: {store.count_candidates(row['id'], children_only=True)} of {row['config']['iterations']} · "
                   f"by status: {store.status_counts(row['id'])}")
     console.print(f"tokens: {usage.tokens:,} · cost: ${usage.cost_usd:.4f}")

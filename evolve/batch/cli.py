@@ -29,8 +29,8 @@ ExecutorOpt = Annotated[str | None, typer.Option(
     "--executor", "-e", help=f"Where runs go: {' | '.join(EXECUTORS)} (worker processes on this machine). "
     "Default: local; `batch resume`: as the batch was run.")]
 MaxConcurrentOpt = Annotated[int | None, typer.Option(
-    "--max-concurrent", "-j", min=1, help="Runs at once. Default: the machine's cores divided by the runs' "
-    "eval_concurrency (at least 1); `batch resume`: as the batch was run.")]
+    "--max-concurrent", "-j", min=1, help="Runs at once. Default: twice the machine's cores divided by the "
+    "runs' eval_concurrency (at least 1); `batch resume`: as the batch was run.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No live progress display.")]
 
 _MAX_LIVE_CELLS = 15
