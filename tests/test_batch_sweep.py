@@ -110,3 +110,21 @@ def test_seed_list_model_settings_and_the_tasks_own_run_section(tmp_path):
     # the same label with other model settings is another configuration
     assert sweep.plans[0].params == {**sweep.plans[2].params, "seed": 7}
     assert sweep.plans[0].cell != sweep.plans[2].cell
+
+
+@pytest.mark.parametrize("command", ["run", "status", "resume", "export"])
+def test_every_batch_command_documents_itself(command):
+    result = CliRunner().invoke(app, ["batch", command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output and len(result.output.splitlines()) > 4
+
+
+def test_dry_run_lists_the_runs_and_stores_nothing(tmp_path):
+    path = write(tmp_path, GOOD)
+    db = tmp_path / "evolve.db"
+    result = CliRunner().invoke(app, ["batch", "run", str(path), "--dry-run", "--storage", str(db)],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "16 runs (dry run" in result.output and "scripted:a=0.7+scripted:b=0.3" in result.output
+    assert not db.exists()
+

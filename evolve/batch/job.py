@@ -44,7 +44,10 @@ class Executor(Protocol):
 
     def run(self, jobs: Sequence[RunJob], on_outcome: Callable[[JobOutcome], None],
             should_stop: Callable[[], bool]) -> None:
-        """Run every job, calling `on_outcome` once per job as it ends; start no new job once `should_stop()`."""
+        """Run every job, calling `on_outcome` once per job as it ends; start no new job once `should_stop()`.
+
+        Call `should_stop` often (a few times a second) while jobs run: the batch notices Ctrl-C and checks its
+        budgets there. Running jobs need no signal from the executor to stop: they poll their batch's status."""
         ...
 
 
