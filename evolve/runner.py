@@ -78,20 +78,16 @@ def new_run(task_ref: str | Path, storage: str, overrides: dict[str, Any], on_up
         config.task_model = (config.models or default_models(os.environ))[0]
     store = Store(storage)
     sandbox = get_sandbox(config.sandbox)
-    run_id = store_run(store, task, config, sandbox.describe())
+    run_id = store.create_run(**run_record(task, config, sandbox.describe()))
     ctl = _controller(store, run_id, task, config, sandbox, on_update, ensemble, task_model)
     return PreparedRun(ctl, store, run_id, task, config)
 
 
-def store_run(store: Store, task: Task, config: RunConfig, sandbox_info: dict[str, Any], *,
-              status: str = "running", batch_id: str | None = None, params: dict[str, Any] | None = None,
-              cell: str | None = None) -> str:
-    """Record a run with everything needed to redo it; a batch stores its runs `pending` for an executor."""
-    return store.create_run(
-        task_name=task.name, task_path=str(task.root), kind=task.spec.kind, objective=task.spec.objective,
-        direction=task.spec.direction, config=config.model_dump(mode="json"),
-        environment=_environment(task, sandbox_info), status=status, batch_id=batch_id, params=params, cell=cell,
-    )
+def run_record(task: Task, config: RunConfig, sandbox_info: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a stored run: its task, settings and everything needed to redo it (`Store.create_run`)."""
+    return {"task_name": task.name, "task_path": str(task.root), "kind": task.spec.kind,
+            "objective": task.spec.objective, "direction": task.spec.direction,
+            "config": config.model_dump(mode="json"), "environment": _environment(task, sandbox_info)}
 
 
 def resume_run(run_ref: str, storage: str, overrides: dict[str, Any], on_update=None,
@@ -190,5 +186,5 @@ def _source_revision() -> dict[str, Any]:
         return {}
 
 
-__all__ = ["PreparedRun", "RunStats", "default_storage", "new_run", "resume_run", "settings_from_cli",
-           "store_run"]
+__all__ = ["PreparedRun", "RunStats", "default_storage", "new_run", "resume_run", "run_record",
+           "settings_from_cli"]

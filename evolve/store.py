@@ -300,13 +300,19 @@ class Store:
             return [dict(r) for r in conn.execute(q).mappings()]
 
     # batches (evolve/batch/)
-    def create_batch(self, *, name: str, sweep: dict[str, Any], sweep_path: str, settings: dict[str, Any]) -> str:
+    def create_batch(self, *, name: str, sweep: dict[str, Any], sweep_path: str, settings: dict[str, Any],
+                     pending: list[dict[str, Any]]) -> str:
+        """A batch and all its runs, `pending`, in one transaction (a batch is never stored half made); each of
+        `pending` holds `create_run`'s fields plus the run's `params` and `cell`."""
         batch_id = new_id()
         now = time.time()
         with self.engine.begin() as conn:
             conn.execute(insert(batches).values(id=batch_id, name=name, sweep=sweep, sweep_path=sweep_path,
                                                 settings=settings, status="running", stop_reason=None,
                                                 created_at=now, updated_at=now))
+            conn.execute(insert(runs), [{**run, "id": new_id(), "status": "pending", "stop_reason": None,
+                                         "created_at": now, "updated_at": now, "batch_id": batch_id}
+                                        for run in pending])
         return batch_id
 
     def get_batch(self, ref: str) -> dict[str, Any] | None:

@@ -192,3 +192,17 @@ def test_ctrl_c_stops_the_batch_cleanly_and_resume_finishes_it(tmp_path, storage
         resumed = evolve("batch", "resume", batch["id"][:5], "--storage", storage, "-q")
         assert resumed.returncode == 0, resumed.stderr
     assert all(r["status"] == "finished" and r["children"] == 8 for r in store.list_runs())
+
+
+def test_a_batch_whose_runs_cannot_start_fails_with_the_reason(tmp_path, storage):
+    with ChatServer(replies=counting_replies) as srv:
+        path = sweep_file(tmp_path, srv.openai_base_url, name="broken", seeds="1", islands="[1]")
+        (tmp_path / "toy" / "evaluate.py").write_text("def evaluate(candidate):\n    raise ValueError('no')\n")
+        proc = evolve("batch", "run", str(path), "--storage", storage, "-q")
+    assert proc.returncode == 1, proc.stderr
+    store = Store(storage)
+    [batch] = store.list_batches()
+    [run] = store.list_runs(batch_id=batch["id"])
+    assert run["status"] == "failed" and "seed program did not evaluate" in run["stop_reason"]
+    assert batch["status"] == "failed" and "1 of 1 runs did not finish (1 failed)" in batch["stop_reason"]
+    assert "seed program did not evaluate" in batch["stop_reason"]

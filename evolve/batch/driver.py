@@ -25,7 +25,7 @@ from evolve.batch.job import JobOutcome, RunJob
 from evolve.batch.summary import BatchSummary, summarize_batch
 from evolve.batch.sweep import BatchBudget, Sweep
 from evolve.errors import EvolveError
-from evolve.runner import store_run
+from evolve.runner import run_record
 from evolve.store import Store
 from sandbox import get_sandbox
 
@@ -60,12 +60,10 @@ def create_batch(store: Store, sweep: Sweep, settings: BatchSettings) -> str:
     for plan in sweep.plans:
         if plan.config.sandbox not in described:
             described[plan.config.sandbox] = get_sandbox(plan.config.sandbox).describe()
-    batch_id = store.create_batch(name=sweep.name, sweep=sweep.data, sweep_path=str(sweep.path.resolve()),
-                                  settings=settings.model_dump(mode="json"))
-    for plan in sweep.plans:
-        store_run(store, plan.task, plan.config, described[plan.config.sandbox], status="pending",
-                  batch_id=batch_id, params=plan.params, cell=plan.cell)
-    return batch_id
+    pending = [{**run_record(plan.task, plan.config, described[plan.config.sandbox]), "params": plan.params,
+                "cell": plan.cell} for plan in sweep.plans]
+    return store.create_batch(name=sweep.name, sweep=sweep.data, sweep_path=str(sweep.path.resolve()),
+                              settings=settings.model_dump(mode="json"), pending=pending)
 
 
 def find_batch(store: Store, ref: str) -> dict[str, Any]:
@@ -136,8 +134,10 @@ class BatchDriver:
             raise KeyboardInterrupt
 
     def _on_outcome(self, outcome: JobOutcome) -> None:
+        """A lost run is marked so and sent again; a failed one keeps why (a job may fail before its run starts)."""
+        if outcome.status in ("lost", "failed"):
+            self.store.set_run_status(outcome.run_id, outcome.status, outcome.reason)
         if outcome.status == "lost":
-            self.store.set_run_status(outcome.run_id, "lost", outcome.reason)
             self.lost.add(outcome.run_id)
 
     def _should_stop(self) -> bool:
