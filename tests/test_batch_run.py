@@ -176,11 +176,13 @@ def test_batch_token_budget_stops_running_runs_and_starts_no_more(tmp_path, stor
 @pytest.mark.slow
 def test_ctrl_c_stops_the_batch_cleanly_and_resume_finishes_it(tmp_path, storage):
     with ChatServer(replies=counting_replies, latency_s=0.2) as srv:
-        path = sweep_file(tmp_path, srv.openai_base_url, name="interrupted", iterations=8, seeds="1")
+        path = sweep_file(tmp_path, srv.openai_base_url, name="interrupted", iterations=25, seeds="1")
         driver = subprocess.Popen([sys.executable, "-m", "evolve", "batch", "run", str(path), "--storage",
                                    storage, "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         store = Store(storage)
         wait_for(lambda: any((r["children"] or 0) >= 1 for r in store.list_runs()), what="a child")
+        second = evolve("batch", "resume", "interrupted", "--storage", storage, "-q")
+        assert second.returncode == 2 and "is being run by process" in second.stderr  # one driver per batch
         driver.send_signal(signal.SIGINT)
         out, err = driver.communicate(timeout=60)
         assert driver.returncode == 0, err
@@ -191,7 +193,7 @@ def test_ctrl_c_stops_the_batch_cleanly_and_resume_finishes_it(tmp_path, storage
         assert statuses <= {"stopped", "pending", "finished"} and "stopped" in statuses
         resumed = evolve("batch", "resume", batch["id"][:5], "--storage", storage, "-q")
         assert resumed.returncode == 0, resumed.stderr
-    assert all(r["status"] == "finished" and r["children"] == 8 for r in store.list_runs())
+    assert all(r["status"] == "finished" and r["children"] == 25 for r in store.list_runs())
 
 
 def test_a_batch_whose_runs_cannot_start_fails_with_the_reason(tmp_path, storage):
