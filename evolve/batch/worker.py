@@ -1,4 +1,4 @@
-"""The process the local executor starts for one run: `python -m evolve.batch.worker RUN STORAGE OUTCOME_FILE`.
+"""The process the local executor starts for one run: `python -m evolve.batch.worker RUN STORAGE OUTCOME PID`.
 
 A process per run, not a task in the batch's process, so that runs do not share one event loop and one GIL:
 each run is its own asyncio controller with its own sandbox zygotes. The worker
@@ -32,10 +32,9 @@ LOCK_WAIT_S = 120.0
 
 
 def main(argv: list[str]) -> int:
-    run_id, storage, outcome_file = argv
-    parent = os.getppid()
+    run_id, storage, outcome_file, batch_pid = argv
     _stop_with_parent()
-    if os.getppid() != parent:  # the batch died before the signal was armed
+    if os.getppid() != int(batch_pid):  # the batch died before the signal was armed
         return 1
     with _run_lock(storage, run_id) as held:
         outcome = execute_job(RunJob(run_id, storage)) if held else JobOutcome(

@@ -10,6 +10,7 @@ out of memory, crashed) is reported `lost`, with the end of its log.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -79,7 +80,8 @@ class LocalExecutor:
         outcome_file.unlink(missing_ok=True)
         with open(log_file, "wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "evolve.batch.worker", job.run_id, job.storage, str(outcome_file)],
+                [sys.executable, "-m", "evolve.batch.worker", job.run_id, job.storage, str(outcome_file),
+                 str(os.getpid())],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.workers[job.run_id] = _Worker(job, process, outcome_file, log_file)
 
