@@ -310,9 +310,10 @@ class Store:
             conn.execute(insert(batches).values(id=batch_id, name=name, sweep=sweep, sweep_path=sweep_path,
                                                 settings=settings, status="running", stop_reason=None,
                                                 created_at=now, updated_at=now))
+            # a microsecond apart: listed (and so dispatched) in the sweep's order
             conn.execute(insert(runs), [{**run, "id": new_id(), "status": "pending", "stop_reason": None,
-                                         "created_at": now, "updated_at": now, "batch_id": batch_id}
-                                        for run in pending])
+                                         "created_at": now + i * 1e-6, "updated_at": now, "batch_id": batch_id}
+                                        for i, run in enumerate(pending)])
         return batch_id
 
     def get_batch(self, ref: str) -> dict[str, Any] | None:
