@@ -157,20 +157,27 @@ def test_killed_worker_and_killed_batch_lose_nothing_and_rerun_nothing(tmp_path,
 
 
 @pytest.mark.slow
-def test_batch_token_budget_stops_running_runs_and_starts_no_more(tmp_path, storage):
+@pytest.mark.parametrize("budget, reason", [("max_tokens: 300", "token budget ("),
+                                            ("max_cost_usd: 0.05", "cost budget ($")])
+def test_a_batch_budget_stops_running_runs_and_starts_no_more(tmp_path, storage, budget, reason):
     with ChatServer(replies=counting_replies, latency_s=0.2) as srv:
         path = sweep_file(tmp_path, srv.openai_base_url, name="budgeted", iterations=40,
-                          extra="budget: {max_tokens: 300}")
+                          extra=f"budget: {{{budget}}}")
+        # a priced model (the stub's list price: $100 per million tokens either way), as a mapping with settings
+        priced = f"{{spec: 'openai:stub@{srv.openai_base_url}', price_in_per_mtok: 100, price_out_per_mtok: 100}}"
+        path.write_text(path.read_text().replace(f'"openai:stub@{srv.openai_base_url}"', priced))
         proc = evolve("batch", "run", str(path), "--storage", storage, "-q", "-j", "1")
     assert proc.returncode == 0, proc.stderr
     store = Store(storage)
     [batch] = store.list_batches()
-    assert batch["status"] == "stopped" and batch["stop_reason"].startswith("token budget (")
-    assert store.batch_usage(batch["id"]).tokens >= 300
+    assert batch["status"] == "stopped" and batch["stop_reason"].startswith(reason)
+    usage = store.batch_usage(batch["id"])
+    assert usage.tokens >= 300 if "tokens" in budget else usage.cost_usd >= 0.05
     runs = store.list_runs(batch_id=batch["id"])
     started = [r for r in runs if r["status"] != "pending"]
     assert len(started) == 1 and len(runs) == 4  # one at a time: the others never started
-    assert started[0]["status"] == "stopped" and started[0]["stop_reason"].startswith("batch stopped: token budget")
+    assert started[0]["status"] == "stopped"
+    assert started[0]["stop_reason"].startswith(f"batch stopped: {reason}")
     assert 0 < started[0]["children"] < 40
 
 
