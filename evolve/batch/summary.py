@@ -52,10 +52,6 @@ class BatchSummary:
     cells: list[CellSummary]
     children: int
 
-    @property
-    def done(self) -> bool:
-        return all(r["status"] in ("finished", "failed") for r in self.runs)
-
 
 def run_best(row: dict[str, Any]) -> float | None:
     """A run's best score from a `Store.list_runs` row."""
