@@ -38,6 +38,9 @@ def write(tmp_path: Path, text: str) -> Path:
     ("tasks: [./toy]\ngrid: {islands: [2, four]}", "grid.islands[1]", "'four'"),
     ("tasks: [./toy]\ngrid: {operators: [{ga: 1}, {gx: 1}]}", "grid.operators[1]", "unknown operator"),
     ("tasks: [./toy]\ngrid: {islands: []}", "grid.islands", "empty list"),
+    ("tasks: [./toy]\ngrid: {limits.wall_s: [5, 0]}", "grid.limits.wall_s[1]", "greater than 0"),
+    ("tasks: [./toy]\ngrid: {limits.wal_s: [5]}", "grid.limits.wal_s[0]", "unknown field"),
+    ("tasks: [./toy]\nsettings: {limitz.wall_s: 5}", "settings.limitz.wall_s", "unknown run setting"),
     ("tasks: [./toy]\ngrid: {islands: 4}", "grid.islands", "valid list"),
     ("tasks: [./toy]\ngrid: {seed: [1, 2]}", "grid.seed", "`seeds:`"),
     ("tasks: [./toy]\nsettings: {models: [local]}", "settings.models", "`models:`"),
@@ -127,4 +130,12 @@ def test_dry_run_lists_the_runs_and_stores_nothing(tmp_path):
     assert result.exit_code == 0, result.output
     assert "16 runs (dry run" in result.output and "scripted:a=0.7+scripted:b=0.3" in result.output
     assert not db.exists()
+
+
+def test_a_dotted_key_sets_one_field_and_keeps_the_tasks_others(tmp_path):
+    path = write(tmp_path, "tasks: [./toy]\ngrid: {limits.wall_s: [3, 7]}\n")
+    plans = load_sweep(path).plans
+    assert [p.params["limits.wall_s"] for p in plans] == [3, 7]
+    assert [p.config.limits.wall_s for p in plans] == [3, 7]
+    assert all(p.config.limits.memory_mb == 512 for p in plans)  # the toy task's own, not the default 2048
 

@@ -11,7 +11,8 @@ Each problem is one line naming the file, the key (a dotted path such as `grid.i
       - local
       - [openai:gpt-4o-mini=0.7, anthropic:claude-haiku-4-5=0.3]
     settings: {iterations: 50}           # the same for every run
-    grid: {islands: [2, 4], edit_mode: [diff, rewrite]}   # every combination
+    grid: {islands: [2, 4], edit_mode: [diff, rewrite]}   # every combination; `limits.wall_s: [10, 30]` sets
+                                                          # one field of a setting
     seeds: 3                             # or a list: [0, 1, 2]
     budget: {max_tokens: 2000000, max_cost_usd: 10, max_wall_s: 7200}   # for the whole batch
 
@@ -141,7 +142,7 @@ def parse_sweep(data: dict[str, Any], path: Path) -> Sweep:
     _check_keys(spec.settings, "settings", source)
     _check_keys(spec.grid, "grid", source)
     try:
-        RunConfig.model_validate(spec.settings)
+        RunConfig.model_validate(_with({}, spec.settings))
     except ValidationError as exc:
         raise config_error_from(exc, source, prefix="settings") from None
     for key, values in spec.grid.items():
@@ -150,7 +151,7 @@ def parse_sweep(data: dict[str, Any], path: Path) -> Sweep:
                                                      "goes under `settings:`)")
         for i, value in enumerate(values):
             try:
-                RunConfig.model_validate({**spec.settings, key: value})
+                RunConfig.model_validate(_with({}, spec.settings, {key: value}))
             except ValidationError as exc:
                 err = config_error_from(exc, source, prefix="grid")
                 raise ConfigError(source, err.field.replace(f"grid.{key}", f"grid.{key}[{i}]", 1),
@@ -178,8 +179,8 @@ def _expand(spec: SweepFile, tasks: list[tuple[str, Task]], models: list[ModelCh
         for combo in itertools.product(*(spec.grid[k] for k in keys)):
             grid = dict(zip(keys, combo))
             for seed in seeds:
-                settings = {**task.spec.run, **spec.settings, **grid, "seed": seed,
-                            "models": [m.model_dump() for m in model.configs]}
+                settings = _with(_task_base(task, [*spec.settings, *grid]), spec.settings, grid,
+                                 {"seed": seed, "models": [m.model_dump() for m in model.configs]})
                 try:
                     config = RunConfig.model_validate(settings)
                 except ValidationError as exc:
@@ -191,13 +192,38 @@ def _expand(spec: SweepFile, tasks: list[tuple[str, Task]], models: list[ModelCh
     return plans
 
 
+def _task_base(task: Task, keys: list[str]) -> dict[str, Any]:
+    """The task's own `run:` settings; with its limits filled in when a dotted key changes one of them, so that
+    `limits.wall_s` changes the task's wall time and keeps its other limits (not the defaults')."""
+    base = dict(task.spec.run)
+    if base.get("limits") is None and any(k.startswith("limits.") for k in keys):
+        base["limits"] = task.spec.limits.model_dump()
+    return base
+
+
+def _with(base: dict[str, Any], *layers: dict[str, Any]) -> dict[str, Any]:
+    """`base` with each layer's settings set on top: a plain key replaces the value (a grid value of `operators`
+    is the whole mix), a dotted key (`limits.wall_s`) sets one field inside its setting."""
+    out = dict(base)
+    for layer in layers:
+        for key, value in layer.items():
+            *parents, leaf = key.split(".")
+            node = out
+            for part in parents:
+                inner = node.get(part)
+                node[part] = node = dict(inner) if isinstance(inner, dict) else {}
+            node[leaf] = value
+    return out
+
+
 def _check_keys(section: dict[str, Any], name: str, source: str) -> None:
-    for key in section:
+    for dotted in section:
+        key = dotted.split(".")[0]
         if key in _OWN_KEYS:
-            raise ConfigError(source, f"{name}.{key}", f"set with {_OWN_KEYS[key]}, not under `{name}:`")
+            raise ConfigError(source, f"{name}.{dotted}", f"set with {_OWN_KEYS[key]}, not under `{name}:`")
         if key not in RunConfig.model_fields:
             known = ", ".join(k for k in RunConfig.model_fields if k not in _OWN_KEYS)
-            raise ConfigError(source, f"{name}.{key}", f"unknown run setting; known: {known}")
+            raise ConfigError(source, f"{name}.{dotted}", f"unknown run setting; known: {known}")
 
 
 def _task(ref: str, sweep_path: Path, key: str) -> tuple[str, Task]:
