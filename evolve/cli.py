@@ -1,4 +1,4 @@
-"""The `evolve` command: run, resume, status, best, tasks, doctor."""
+"""The `evolve` command: run, resume, status, best, tasks, doctor, and `batch` (evolve/batch/cli.py)."""
 
 from __future__ import annotations
 
@@ -176,11 +176,11 @@ def status(
     """List the runs in the store, or show one run's figures."""
     store = Store(storage)
     if run_id is None:
-        table = Table("run", "task", "status", "children", "ok", "best", "updated", title=store.url)
+        table = Table("run", "task", "status", "children", "ok", "best", "updated", "batch", title=store.url)
         for r in store.list_runs():
             best = r["hi"] if r["direction"] == "maximize" else r["lo"]
             table.add_row(r["id"], r["task_name"], r["status"], str(r["children"] or 0), str(r["n"] or 0),
-                          "n/a" if best is None else f"{best:.6g}", _ago(r["updated_at"]))
+                          "n/a" if best is None else f"{best:.6g}", _ago(r["updated_at"]), r["batch_id"] or "")
         console.print(table)
         return
     row = _get_run(store, run_id)
@@ -188,6 +188,9 @@ def status(
     usage = store.usage(row["id"])
     console.print(f"[bold]run {row['id']}[/] · task {row['task_name']} ({row['task_path']})")
     console.print(f"status: {row['status']}" + (f" ({row['stop_reason']})" if row["stop_reason"] else ""))
+    if row["batch_id"]:
+        console.print(f"batch {row['batch_id']} · cell {row['cell']} · params {row['params']}", markup=False,
+                      highlight=False)
     console.print(f"children: {store.count_candidates(row['id'], children_only=True)} of {row['config']['iterations']} · "
                   f"by status: {store.status_counts(row['id'])}")
     console.print(f"tokens: {usage.tokens:,} · cost: ${usage.cost_usd:.4f}")
@@ -276,3 +279,7 @@ def _ago(ts: float) -> str:
 
 
 app.command("report")(_friendly(report_command))
+
+from evolve.batch.cli import batch_app  # last: it uses this module's options and console
+
+app.add_typer(batch_app, name="batch")

@@ -6,9 +6,11 @@ prompts are varied by prompt-optimization operators and scored by a task model (
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import platform
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,13 +78,16 @@ def new_run(task_ref: str | Path, storage: str, overrides: dict[str, Any], on_up
         config.task_model = (config.models or default_models(os.environ))[0]
     store = Store(storage)
     sandbox = get_sandbox(config.sandbox)
-    run_id = store.create_run(
-        task_name=task.name, task_path=str(task.root), kind=task.spec.kind, objective=task.spec.objective,
-        direction=task.spec.direction, config=config.model_dump(mode="json"),
-        environment=_environment(task, sandbox.describe()),
-    )
+    run_id = store.create_run(**run_record(task, config, sandbox.describe()))
     ctl = _controller(store, run_id, task, config, sandbox, on_update, ensemble, task_model)
     return PreparedRun(ctl, store, run_id, task, config)
+
+
+def run_record(task: Task, config: RunConfig, sandbox_info: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a stored run: its task, settings and everything needed to redo it (`Store.create_run`)."""
+    return {"task_name": task.name, "task_path": str(task.root), "kind": task.spec.kind,
+            "objective": task.spec.objective, "direction": task.spec.direction,
+            "config": config.model_dump(mode="json"), "environment": _environment(task, sandbox_info)}
 
 
 def resume_run(run_ref: str, storage: str, overrides: dict[str, Any], on_update=None,
@@ -147,7 +152,39 @@ def _environment(task: Task, sandbox_info: dict[str, Any]) -> dict[str, Any]:
     return {
         "evolve": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
         "sandbox": sandbox_info, "task_sha256": digest.hexdigest(),
+        "task_folder_sha256": _folder_digest(task.root), **_source_revision(),
     }
 
 
-__all__ = ["PreparedRun", "RunStats", "default_storage", "new_run", "resume_run", "settings_from_cli"]
+def _folder_digest(root: Path) -> str:
+    """Every file under the task folder (data, helpers, README: not only those the task names), by relative path
+    and content; caches (__pycache__, hidden folders) are left out as they differ between identical copies."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            continue
+        digest.update(rel.as_posix().encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _source_revision() -> dict[str, Any]:
+    """The git commit of Evolve's own code when it runs from a checkout, and whether its tracked files had
+    uncommitted changes; nothing when installed from a wheel or when git is missing."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / ".git").exists():
+        return {}
+    try:
+        def git(*args: str) -> str:
+            return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10,
+                                  check=True).stdout.strip()
+
+        return {"git_commit": git("rev-parse", "HEAD"),
+                "git_dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.SubprocessError):
+        return {}
+
+
+__all__ = ["PreparedRun", "RunStats", "default_storage", "new_run", "resume_run", "run_record",
+           "settings_from_cli"]

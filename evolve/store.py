@@ -290,7 +290,8 @@ class Store:
             rows = conn.execute(select(runs).where(runs.c.id.startswith(run_id, autoescape=True))).mappings().all()
         return dict(rows[0]) if len(rows) == 1 else None
 
-    def list_runs(self) -> list[dict[str, Any]]:
+    def list_runs(self, batch_id: str | None = None) -> list[dict[str, Any]]:
+        """Every run (or a batch's runs) with its children, ok count and extreme scores."""
         with self.engine.connect() as conn:
             counts = (select(candidates.c.run_id, func.count().label("n"), func.max(candidates.c.score).label("hi"),
                              func.min(candidates.c.score).label("lo"))
@@ -301,7 +302,74 @@ class Store:
                  .outerjoin(counts, counts.c.run_id == runs.c.id)
                  .outerjoin(totals, totals.c.run_id == runs.c.id)
                  .order_by(runs.c.created_at))
+            if batch_id is not None:
+                q = q.where(runs.c.batch_id == batch_id)
             return [dict(r) for r in conn.execute(q).mappings()]
+
+    # batches (evolve/batch/)
+    def create_batch(self, *, name: str, sweep: dict[str, Any], sweep_path: str, settings: dict[str, Any],
+                     pending: list[dict[str, Any]]) -> str:
+        """A batch and all its runs, `pending`, in one transaction (a batch is never stored half made); each of
+        `pending` holds `create_run`'s fields plus the run's `params` and `cell`."""
+        batch_id = new_id()
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(insert(batches).values(id=batch_id, name=name, sweep=sweep, sweep_path=sweep_path,
+                                                settings=settings, status="running", stop_reason=None,
+                                                created_at=now, updated_at=now))
+            # a microsecond apart: listed (and so dispatched) in the sweep's order
+            conn.execute(insert(runs), [{**run, "id": new_id(), "status": "pending", "stop_reason": None,
+                                         "created_at": now + i * 1e-6, "updated_at": now, "batch_id": batch_id}
+                                        for i, run in enumerate(pending)])
+        return batch_id
+
+    def get_batch(self, ref: str) -> dict[str, Any] | None:
+        """A batch by id, unique id prefix, or name (the latest batch of that name)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(batches).where(batches.c.id.startswith(ref, autoescape=True))).mappings().all()
+            if len(rows) != 1:
+                rows = conn.execute(select(batches).where(batches.c.name == ref)
+                                    .order_by(batches.c.created_at.desc()).limit(1)).mappings().all()
+        return dict(rows[0]) if rows else None
+
+    def list_batches(self) -> list[dict[str, Any]]:
+        """Every batch with its runs counted by status."""
+        with self.engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(select(batches).order_by(batches.c.created_at)).mappings()]
+            counts = conn.execute(select(runs.c.batch_id, runs.c.status, func.count())
+                                  .where(runs.c.batch_id.is_not(None)).group_by(runs.c.batch_id, runs.c.status))
+            by_batch: dict[str, dict[str, int]] = {}
+            for batch_id, status, n in counts:
+                by_batch.setdefault(batch_id, {})[status] = n
+        for row in rows:
+            row["run_counts"] = by_batch.get(row["id"], {})
+        return rows
+
+    def set_batch_status(self, batch_id: str, status: str, reason: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(batches).where(batches.c.id == batch_id)
+                         .values(status=status, stop_reason=reason, updated_at=time.time()))
+
+    def update_batch_settings(self, batch_id: str, settings: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(batches).where(batches.c.id == batch_id)
+                         .values(settings=settings, updated_at=time.time()))
+
+    def batch_stop_request(self, batch_id: str) -> str | None:
+        """Why the batch asks its runs to stop (status `stopping`), or None: what each running job polls."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(batches.c.status, batches.c.stop_reason)
+                               .where(batches.c.id == batch_id)).first()
+        return (row[1] or "stopped") if row is not None and row[0] == "stopping" else None
+
+    def batch_usage(self, batch_id: str) -> RunUsage:
+        """Tokens and dollars of every LLM call of every run in the batch (what batch budgets count)."""
+        with self.engine.connect() as conn:
+            tokens, cost = conn.execute(
+                select(func.coalesce(func.sum(llm_calls.c.prompt_tokens + llm_calls.c.completion_tokens), 0),
+                       func.coalesce(func.sum(llm_calls.c.cost_usd), 0.0))
+                .join(runs, runs.c.id == llm_calls.c.run_id).where(runs.c.batch_id == batch_id)).one()
+        return RunUsage(int(tokens), float(cost))
 
     # candidates
     def add_candidate(self, cand: Candidate, calls: list[LLMCallRecord] = (), evaluation: EvaluationRecord | None = None) -> Candidate:

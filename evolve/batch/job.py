@@ -11,7 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from evolve.controller import Controller
+    from evolve.store import Store
 
 
 @dataclass(frozen=True)
@@ -40,14 +44,24 @@ class Executor(Protocol):
 
     def run(self, jobs: Sequence[RunJob], on_outcome: Callable[[JobOutcome], None],
             should_stop: Callable[[], bool]) -> None:
-        """Run every job, calling `on_outcome` once per job as it ends; start no new job once `should_stop()`."""
+        """Run every job, calling `on_outcome` once per job as it ends; start no new job once `should_stop()`.
+
+        Call `should_stop` often (a few times a second) while jobs run: the batch notices Ctrl-C and checks its
+        budgets there. Running jobs need no signal from the executor to stop: they poll their batch's status."""
         ...
+
+
+#: How often a running job asks the store whether its batch wants it to stop (budget reached, Ctrl-C).
+STOP_POLL_S = 1.0
 
 
 def execute_job(job: RunJob) -> JobOutcome:
     """Drive the stored run `job.run_id` until one of its stop conditions holds; runs on the executing worker.
 
-    Nothing is printed: progress is in the store, where `evolve batch status` and the dashboard read it."""
+    A run of a batch also stops, cleanly, when its batch asks (status `stopping`: a batch budget was reached or
+    the batch was interrupted): the job polls the store for that, so every executor gets it without a channel
+    of its own. Nothing is printed: progress is in the store, where `evolve batch status` and the dashboard read
+    it."""
     from evolve.controller import SeedError
     from evolve.errors import EvolveError
     from evolve.runner import resume_run
@@ -57,7 +71,8 @@ def execute_job(job: RunJob) -> JobOutcome:
     except EvolveError as exc:
         return JobOutcome(job.run_id, "failed", exc.message)
     try:
-        reason = asyncio.run(prepared.controller.run())
+        row = prepared.store.get_run(job.run_id)
+        reason = asyncio.run(_drive(prepared.controller, prepared.store, row["batch_id"] if row else None))
         row = prepared.store.get_run(job.run_id)
         return JobOutcome(job.run_id, row["status"] if row else "failed", reason)
     except SeedError as exc:
@@ -65,3 +80,21 @@ def execute_job(job: RunJob) -> JobOutcome:
         return JobOutcome(job.run_id, "failed", str(exc))
     finally:
         prepared.store.close()
+
+
+async def _drive(controller: Controller, store: Store, batch_id: str | None) -> str:
+    watcher = asyncio.create_task(_watch_batch(controller, store, batch_id)) if batch_id else None
+    try:
+        return await controller.run()
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+
+
+async def _watch_batch(controller: Controller, store: Store, batch_id: str) -> None:
+    while True:
+        await asyncio.sleep(STOP_POLL_S)
+        reason = await asyncio.to_thread(store.batch_stop_request, batch_id)
+        if reason is not None:
+            controller.request_stop(f"batch stopped: {reason}")
+            return
