@@ -22,11 +22,13 @@ try:
     from tests.conftest import make_toy_task
     from tests.support.chat_server import ChatServer
     from tests.support.pending_runs import create_pending_runs, toy_reply
+    from tests.support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures, used by name
     from tests.support.ray_cluster import ray_cluster  # noqa: F401 - a fixture, used by name
 except ImportError:
     from conftest import make_toy_task
     from support.chat_server import ChatServer
     from support.pending_runs import create_pending_runs, toy_reply
+    from support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures, used by name
     from support.ray_cluster import ray_cluster  # noqa: F401 - a fixture, used by name
 
 pytestmark = pytest.mark.slow
@@ -39,8 +41,8 @@ def _children_in_order(store: Store, run_id: str):
     return kids
 
 
-def test_jobs_run_as_ray_tasks_and_finish_their_runs(ray_cluster, tmp_path):
-    storage = f"sqlite:///{tmp_path / 'evolve.db'}"  # the nodes share this machine's file system
+def test_jobs_run_as_ray_tasks_and_finish_their_runs(ray_cluster, tmp_path, postgres_url):
+    storage = postgres_url  # the store a cluster's nodes share
     with ChatServer(replies=toy_reply) as srv:
         run_ids = create_pending_runs(storage, make_toy_task(tmp_path / "toy"), srv.openai_base_url, 3, 3)
         outcomes: list[JobOutcome] = []
@@ -53,6 +55,21 @@ def test_jobs_run_as_ray_tasks_and_finish_their_runs(ray_cluster, tmp_path):
         assert store.get_run(run_id)["status"] == "finished"
         assert len(_children_in_order(store, run_id)) == 3
     assert requests == 9
+    store.close()
+
+
+def test_a_job_needing_a_gpu_the_cluster_lacks_fails_at_once(ray_cluster, tmp_path):
+    """Kernel runs declare num_gpus=1 (two never time on one GPU); on a cluster without one they would queue
+    forever, so they are reported failed, and the other jobs still run."""
+    storage = f"sqlite:///{tmp_path / 'evolve.db'}"
+    with ChatServer(replies=toy_reply) as srv:
+        gpu_run, cpu_run = create_pending_runs(storage, make_toy_task(tmp_path / "toy"), srv.openai_base_url, 2, 1)
+        outcomes: list[JobOutcome] = []
+        RayExecutor(ray_cluster.address).run([RunJob(gpu_run, storage, gpus=1), RunJob(cpu_run, storage)],
+                                             outcomes.append, lambda: False)
+    assert [(o.run_id, o.status) for o in outcomes] == [(gpu_run, "failed"), (cpu_run, "finished")]
+    assert outcomes[0].reason == f"the run needs 1 GPU(s); the Ray cluster at '{ray_cluster.address}' has 0"
+    assert Store(storage).get_run(gpu_run)["status"] == "pending"  # untouched: resumable where a GPU is
 
 
 def test_should_stop_holds_back_jobs_not_yet_started(ray_cluster, tmp_path):

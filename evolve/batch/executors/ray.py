@@ -56,9 +56,16 @@ class RayExecutor:
         """Keep at most as many jobs submitted as the cluster has CPUs, so that `should_stop` still holds back
         jobs that have not started; Ray queues those it cannot place yet by their declared resources."""
         remote = ray.remote(_execute_on_worker)
-        waiting: deque[tuple[RunJob, int]] = deque((job, 1) for job in jobs)
+        resources = ray.cluster_resources()
+        waiting: deque[tuple[RunJob, int]] = deque()
+        for job in jobs:
+            if job.gpus > resources.get("GPU", 0):  # Ray would queue it forever
+                on_outcome(JobOutcome(job.run_id, "failed", f"the run needs {job.gpus} GPU(s); the Ray cluster at "
+                                      f"'{self.address}' has {resources.get('GPU', 0):g}"))
+            else:
+                waiting.append((job, 1))
         running: dict[Any, tuple[RunJob, int]] = {}
-        capacity = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        capacity = max(1, int(resources.get("CPU", 1)))
         while waiting or running:
             while waiting and len(running) < capacity and not should_stop():
                 job, attempt = waiting.popleft()
