@@ -26,8 +26,8 @@ def test_eight_concurrent_writers_lose_and_duplicate_nothing(backend, request, t
     store = Store(url)
     shared = new_run(store)
     own = [new_run(store) for _ in range(WRITERS)]
-    latencies = run_writers([WriterJob(url, w, (own[w], shared), CHILDREN) for w in range(WRITERS)])
-    assert [len(x) for x in latencies] == [CHILDREN] * WRITERS
+    results = run_writers([WriterJob(url, w, (own[w], shared), CHILDREN) for w in range(WRITERS)])
+    assert [len(r.latencies) for r in results] == [CHILDREN] * WRITERS
 
     for run_id, expected in [(shared, WRITERS * CHILDREN // 2)] + [(r, CHILDREN // 2) for r in own]:
         cands = list(store.iter_candidates(run_id))

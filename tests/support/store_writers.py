@@ -20,12 +20,22 @@ class WriterJob:
     writer: int
     run_ids: tuple[str, ...]  # children go to these runs in turn
     children: int
+    start_at: float = 0.0  # time.time() to start writing at, so that writers spawned one by one start together
 
 
-def write_children(job: WriterJob) -> list[float]:
-    """Write `job.children` children; returns each write's latency in seconds."""
+@dataclass(frozen=True)
+class WriterResult:
+    latencies: list[float]  # seconds per child's write
+    started: float  # time.time() of the first write and after the last
+    ended: float
+
+
+def write_children(job: WriterJob) -> WriterResult:
+    """Write `job.children` children, timing each write."""
     store = Store(job.url)
     latencies = []
+    time.sleep(max(0.0, job.start_at - time.time()))
+    started = time.time()
     try:
         for i in range(job.children):
             run_id = job.run_ids[i % len(job.run_ids)]
@@ -41,7 +51,7 @@ def write_children(job: WriterJob) -> list[float]:
             latencies.append(time.perf_counter() - start)
     finally:
         store.close()
-    return latencies
+    return WriterResult(latencies, started, time.time())
 
 
 def new_run(store: Store) -> str:
@@ -49,7 +59,7 @@ def new_run(store: Store) -> str:
                             direction="maximize", config={}, environment={})
 
 
-def run_writers(jobs: list[WriterJob]) -> list[list[float]]:
+def run_writers(jobs: list[WriterJob]) -> list[WriterResult]:
     """Run every job in its own process at once (spawned: no connection is shared through a fork)."""
     with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
         return pool.map(write_children, jobs)
