@@ -5,24 +5,28 @@ run would): every run's children must be numbered 0..n-1 exactly once, with ever
 """
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from evolve.store import Store, evaluations, llm_calls
 
 try:
     from tests.support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures, used by name
-    from tests.support.store_writers import WriterJob, new_run, run_writers
+    from tests.support.store_writers import WriterJob, new_run, open_at_once, run_writers
 except ImportError:
     from support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures, used by name
-    from support.store_writers import WriterJob, new_run, run_writers
+    from support.store_writers import WriterJob, new_run, open_at_once, run_writers
 
 WRITERS, CHILDREN = 8, 30
+
+
+def _url(backend: str, request, tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'evolve.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_eight_concurrent_writers_lose_and_duplicate_nothing(backend, request, tmp_path):
-    url = f"sqlite:///{tmp_path / 'evolve.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    url = _url(backend, request, tmp_path)
     store = Store(url)
     shared = new_run(store)
     own = [new_run(store) for _ in range(WRITERS)]
@@ -39,4 +43,16 @@ def test_eight_concurrent_writers_lose_and_duplicate_nothing(backend, request, t
         assert conn.execute(select(func.count()).select_from(llm_calls)).scalar_one() == WRITERS * CHILDREN
         assert conn.execute(select(func.count()).select_from(evaluations)).scalar_one() == WRITERS * CHILDREN
     assert store.usage(shared).tokens == WRITERS * CHILDREN // 2 * 120
+    store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_eight_processes_opening_a_new_store_at_once_create_it_once(backend, request, tmp_path):
+    """The workers of a batch may be first to open an empty database: the schema lock makes one create it."""
+    url = _url(backend, request, tmp_path)
+    assert open_at_once(url, WRITERS) == [0] * WRITERS
+    store = Store(url)
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
+        assert conn.execute(text("SELECT value FROM evolve_meta")).scalars().all() == ["2"]
     store.close()

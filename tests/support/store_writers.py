@@ -59,6 +59,20 @@ def new_run(store: Store) -> str:
                             direction="maximize", config={}, environment={})
 
 
+def open_store(url: str) -> int:
+    """Open (and so create, if empty) the store; returns its run count."""
+    store = Store(url)
+    try:
+        return len(store.list_runs())
+    finally:
+        store.close()
+
+
+def open_at_once(url: str, processes: int) -> list[int]:
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        return pool.map(open_store, [url] * processes)
+
+
 def run_writers(jobs: list[WriterJob]) -> list[WriterResult]:
     """Run every job in its own process at once (spawned: no connection is shared through a fork)."""
     with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
