@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from evolve.batch.executors.ray import RayExecutor
-from evolve.batch.job import JobOutcome, RunJob
+from evolve.batch.job import JobOutcome, RunJob, execute_job
 from evolve.errors import EvolveError
 from evolve.store import Store
 
@@ -85,31 +85,50 @@ def test_should_stop_holds_back_jobs_not_yet_started(ray_cluster, tmp_path):
     assert sorted(store.get_run(r)["status"] for r in run_ids) == ["finished", "finished", "pending", "pending"]
 
 
+def _run_and_kill_its_worker(address: str, storage: str, run_id: str, attempts: int) -> list[JobOutcome]:
+    """Execute the run's job on the cluster and SIGKILL its worker once the run has stored three children."""
+    outcomes: list[JobOutcome] = []
+    executor = RayExecutor(address, attempts=attempts, poll_s=0.2)
+    driver = threading.Thread(target=executor.run, args=([RunJob(run_id, storage)], outcomes.append, lambda: False))
+    driver.start()
+    store = Store(storage)
+    deadline = time.monotonic() + 120
+    while store.count_candidates(run_id, children_only=True) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert 3 <= store.count_candidates(run_id, children_only=True) < 10
+    os.kill(_worker_running(run_id), signal.SIGKILL)
+    driver.join(timeout=180)
+    assert not driver.is_alive()
+    store.close()
+    return outcomes
+
+
 def test_a_killed_worker_leaves_the_run_resumable_and_the_job_is_resubmitted(ray_cluster, tmp_path, caplog):
     """SIGKILL the worker process mid-run: the executor submits the job again, the new worker resumes the run,
     and the store ends with exactly the run's children, numbered without gap or repeat."""
     storage = f"sqlite:///{tmp_path / 'evolve.db'}"
     with ChatServer(replies=toy_reply, latency_s=0.3) as srv:
         [run_id] = create_pending_runs(storage, make_toy_task(tmp_path / "toy"), srv.openai_base_url, 1, 10)
-        outcomes: list[JobOutcome] = []
-        executor = RayExecutor(ray_cluster.address, poll_s=0.2)
-        driver = threading.Thread(target=executor.run,
-                                  args=([RunJob(run_id, storage)], outcomes.append, lambda: False))
         with caplog.at_level(logging.WARNING, logger="evolve.batch.ray"):
-            driver.start()
-            store = Store(storage)
-            deadline = time.monotonic() + 120
-            while store.count_candidates(run_id, children_only=True) < 3 and time.monotonic() < deadline:
-                time.sleep(0.1)
-            stored_before = store.count_candidates(run_id, children_only=True)
-            assert 3 <= stored_before < 10
-            os.kill(_worker_running(run_id), signal.SIGKILL)
-            driver.join(timeout=180)
-    assert not driver.is_alive()
+            outcomes = _run_and_kill_its_worker(ray_cluster.address, storage, run_id, attempts=3)
     assert [(o.run_id, o.status) for o in outcomes] == [(run_id, "finished")]
     assert "its Ray worker was lost" in caplog.text and "attempt 2 of 3" in caplog.text
+    store = Store(storage)
     kids = _children_in_order(store, run_id)
     assert len(kids) == 10 and store.get_run(run_id)["status"] == "finished"
+
+
+def test_a_job_out_of_attempts_is_reported_lost_and_its_run_still_resumes(ray_cluster, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'evolve.db'}"
+    with ChatServer(replies=toy_reply, latency_s=0.3) as srv:
+        [run_id] = create_pending_runs(storage, make_toy_task(tmp_path / "toy"), srv.openai_base_url, 1, 10)
+        [outcome] = _run_and_kill_its_worker(ray_cluster.address, storage, run_id, attempts=1)
+        assert outcome.status == "lost" and "its Ray worker was lost 1 times; the run is resumable" in outcome.reason
+        stored = [c.id for c in Store(storage).iter_candidates(run_id)]
+        assert execute_job(RunJob(run_id, storage)).status == "finished"  # e.g. `evolve batch resume`, here
+    store = Store(storage)
+    kids = _children_in_order(store, run_id)
+    assert len(kids) == 10 and [c.id for c in store.iter_candidates(run_id)][:len(stored)] == stored
 
 
 def _worker_running(run_id: str) -> int:
