@@ -10,10 +10,8 @@ from evolve.store import Store
 
 try:
     from tests.support.chat_server import ChatServer
-    from tests.support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures, used by name
 except ImportError:
     from support.chat_server import ChatServer
-    from support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures, used by name
 
 PASSWORD = "s3cret-pw"  # the throwaway server trusts local connections, so any password is accepted
 

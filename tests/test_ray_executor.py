@@ -22,14 +22,10 @@ try:
     from tests.conftest import make_toy_task
     from tests.support.chat_server import ChatServer
     from tests.support.pending_runs import create_pending_runs, toy_reply
-    from tests.support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures, used by name
-    from tests.support.ray_cluster import ray_cluster  # noqa: F401 - a fixture, used by name
 except ImportError:
     from conftest import make_toy_task
     from support.chat_server import ChatServer
     from support.pending_runs import create_pending_runs, toy_reply
-    from support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures, used by name
-    from support.ray_cluster import ray_cluster  # noqa: F401 - a fixture, used by name
 
 pytestmark = pytest.mark.slow
 

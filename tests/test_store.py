@@ -6,11 +6,6 @@ import pytest
 from evolve.candidate import Candidate
 from evolve.store import EvaluationRecord, LLMCallRecord, Store
 
-try:
-    from tests.support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures, used by name
-except ImportError:
-    from support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures, used by name
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store_url(request, tmp_path) -> str:

@@ -10,10 +10,8 @@ from sqlalchemy import func, select, text
 from evolve.store import Store, evaluations, llm_calls
 
 try:
-    from tests.support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures, used by name
     from tests.support.store_writers import WriterJob, new_run, open_at_once, run_writers
 except ImportError:
-    from support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures, used by name
     from support.store_writers import WriterJob, new_run, open_at_once, run_writers
 
 WRITERS, CHILDREN = 8, 30

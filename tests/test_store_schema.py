@@ -18,11 +18,6 @@ from evolve.errors import EvolveError
 from evolve.store import SCHEMA_VERSION, Store, metadata
 from evolve.store_cli import upgrade_store
 
-try:
-    from tests.support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures, used by name
-except ImportError:
-    from support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures, used by name
-
 V1_STORE = Path(__file__).parent / "fixtures" / "store_v1.db"
 V1_RUN = "b52ece6b43fc"
 

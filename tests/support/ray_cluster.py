@@ -25,6 +25,7 @@ import pytest
 
 _OBJECT_STORE_BYTES = 80 * 1024 * 1024  # Ray's minimum is 75 MiB
 _START_TIMEOUT_S = 180
+_REPO = Path(__file__).resolve().parents[2]  # workers import this checkout's Evolve and tests.support
 
 
 class RayCluster:
@@ -36,7 +37,7 @@ class RayCluster:
         self.address = f"127.0.0.1:{self.port}"
         self._groups: list[int] = []
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_DISABLE_DOCKER_CPU_WARNING": "1",
-                    "PYTHONPATH": os.pathsep.join(p for p in [os.getcwd(), os.environ.get("PYTHONPATH", "")] if p)}
+                    "PYTHONPATH": os.pathsep.join(p for p in [str(_REPO), os.environ.get("PYTHONPATH", "")] if p)}
 
     def start_head(self, num_cpus: int = 1) -> None:
         self._start(["--head", "--port", str(self.port), "--temp-dir", str(self.root),
