@@ -5,6 +5,10 @@ machine), advertised on 127.0.0.1 with one CPU and the smallest object store Ray
 usage reporting, in a temporary folder of its own. Every node runs in its own process group, so the cluster is
 stopped by signalling exactly those groups: never `ray stop`, which would stop every Ray process on the machine.
 The nodes inherit this process's environment (PYTHONPATH included), so their workers import the same Evolve.
+
+Known limit: Ray (2.x on Linux) replaces a node address of 127.0.0.1 with the machine's own address and its GCS
+and raylets listen on every interface, with no setting to confine them to the loopback; the cluster lives only
+as long as the tests that use it, and it is started only where those tests run.
 """
 
 from __future__ import annotations
