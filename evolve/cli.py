@@ -68,7 +68,7 @@ def _drive(prepared: PreparedRun, quiet: bool, track: str | None = None) -> None
     console.print(f"[bold]run {prepared.run_id}[/] · task {prepared.task.name} · models "
                   f"{', '.join(m.label for m in prepared.config.models)} · "
                   + (f"task model {task_model.label} · " if task_model else "")
-                  + f"storage {prepared.store.url}")
+                  + f"storage {prepared.store.shown_url}")
     for note in prepared.task.notes:
         console.print(f"[yellow]note:[/] {note}")
     try:
@@ -176,7 +176,7 @@ def status(
     """List the runs in the store, or show one run's figures."""
     store = Store(storage)
     if run_id is None:
-        table = Table("run", "task", "status", "children", "ok", "best", "updated", "batch", title=store.url)
+        table = Table("run", "task", "status", "children", "ok", "best", "updated", "batch", title=store.shown_url)
         for r in store.list_runs():
             best = r["hi"] if r["direction"] == "maximize" else r["lo"]
             table.add_row(r["id"], r["task_name"], r["status"], str(r["children"] or 0), str(r["n"] or 0),
@@ -267,7 +267,7 @@ app.command("ui")(_friendly(ui_command))
 def _get_run(store: Store, run_id: str) -> dict[str, Any]:
     row = store.get_run(run_id)
     if row is None:
-        raise EvolveError(f"no run '{run_id}' in {store.url} (see `evolve status`)")
+        raise EvolveError(f"no run '{run_id}' in {store.shown_url} (see `evolve status`)")
     return row
 
 
@@ -283,3 +283,25 @@ app.command("report")(_friendly(report_command))
 from evolve.batch.cli import batch_app  # last: it uses this module's options and console
 
 app.add_typer(batch_app, name="batch")
+
+store_app = typer.Typer(no_args_is_help=True, help="The store's schema version; upgrade a store made by an older "
+                        "Evolve.")
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("version")
+@_friendly
+def store_version(storage: StorageOpt = ...) -> None:  # type: ignore[assignment]
+    """Print the store's schema version and the one this Evolve uses."""
+    from evolve.store_cli import describe_version
+
+    console.print(describe_version(storage), markup=False, highlight=False, soft_wrap=True)
+
+
+@store_app.command("upgrade")
+@_friendly
+def store_upgrade(storage: StorageOpt = ...) -> None:  # type: ignore[assignment]
+    """Upgrade the store to this Evolve's schema version, in one transaction. Stop its runs and back it up first."""
+    from evolve.store_cli import upgrade_store
+
+    console.print(upgrade_store(storage), markup=False, highlight=False, soft_wrap=True)

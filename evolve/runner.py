@@ -96,9 +96,9 @@ def resume_run(run_ref: str, storage: str, overrides: dict[str, Any], on_update=
     store = Store(storage)
     row = store.get_run(run_ref)
     if row is None:
-        raise EvolveError(f"no run '{run_ref}' in {store.url} (see `evolve status`)")
+        raise EvolveError(f"no run '{run_ref}' in {store.shown_url} (see `evolve status`)")
     task = load_task(row["task_path"])
-    config = parse_run_config({**row["config"], **overrides}, source=f"run {row['id']} in {store.url}")
+    config = parse_run_config({**row["config"], **overrides}, source=f"run {row['id']} in {store.shown_url}")
     store.update_run_config(row["id"], config.model_dump(mode="json"))
     store.set_run_status(row["id"], "running")
     sandbox = get_sandbox(config.sandbox)

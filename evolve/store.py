@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Column, Engine, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, bindparam, create_engine,
+    JSON, Column, Engine, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, bindparam,
     event, func, insert, select, update,
 )
 from sqlalchemy.exc import IntegrityError
 
 from evolve.candidate import Candidate, new_id
+from evolve.store_engine import open_engine, shown_url
+from evolve.store_types import StoredText
 
 SCHEMA_VERSION = 2
 metadata = MetaData()
@@ -35,7 +37,7 @@ batches = Table(
     Column("sweep_path", Text, nullable=False),
     Column("settings", JSON, nullable=False),  # executor, concurrency caps, batch budgets
     Column("status", String(20), nullable=False),  # running | stopped | finished | failed
-    Column("stop_reason", Text),
+    Column("stop_reason", StoredText),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
@@ -51,7 +53,7 @@ runs = Table(
     Column("config", JSON, nullable=False),
     Column("environment", JSON, nullable=False),  # versions, sandbox features, host: for reproduction
     Column("status", String(20), nullable=False),  # running | stopped | finished | failed
-    Column("stop_reason", Text),
+    Column("stop_reason", StoredText),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("batch_id", String(32), ForeignKey("batches.id")),  # null: a run started on its own
@@ -70,14 +72,14 @@ candidates = Table(
     Column("inspiration_ids", JSON, nullable=False),
     Column("generation", Integer, nullable=False),
     Column("kind", String(20), nullable=False),
-    Column("source", Text, nullable=False),
+    Column("source", StoredText, nullable=False),
     Column("edit_kind", String(20), nullable=False),
     Column("model", String(200)),
     Column("prompt_tokens", Integer, nullable=False),
     Column("completion_tokens", Integer, nullable=False),
     Column("cost_usd", Float, nullable=False),
     Column("status", String(20), nullable=False),
-    Column("reason", Text),
+    Column("reason", StoredText),
     Column("score", Float),
     Column("metrics", JSON, nullable=False),
     Column("features", JSON, nullable=False),
@@ -108,8 +110,8 @@ llm_calls = Table(
     Column("purpose", String(20), nullable=False),  # mutation | repair
     Column("model", String(200), nullable=False),
     Column("messages", JSON, nullable=False),
-    Column("reply", Text),
-    Column("error", Text),
+    Column("reply", StoredText),
+    Column("error", StoredText),
     Column("prompt_tokens", Integer, nullable=False),
     Column("completion_tokens", Integer, nullable=False),
     Column("cost_usd", Float, nullable=False),
@@ -126,8 +128,8 @@ evaluations = Table(
     Column("status", String(20), nullable=False),
     Column("stage", Integer, nullable=False),
     Column("returncode", Integer),
-    Column("stdout", Text, nullable=False),
-    Column("stderr", Text, nullable=False),
+    Column("stdout", StoredText, nullable=False),
+    Column("stderr", StoredText, nullable=False),
     Column("wall_s", Float, nullable=False),
     Column("cpu_s", Float, nullable=False),
     Column("peak_mem_mb", Float, nullable=False),
@@ -140,7 +142,7 @@ task_outputs = Table(
     "task_outputs", metadata,
     Column("key", String(64), primary_key=True),
     Column("model", String(200), nullable=False),
-    Column("output", Text, nullable=False),
+    Column("output", StoredText, nullable=False),
     Column("prompt_tokens", Integer, nullable=False),
     Column("completion_tokens", Integer, nullable=False),
     Column("cost_usd", Float, nullable=False),
@@ -242,18 +244,19 @@ class Store:
     """All reads and writes of a study's database."""
 
     def __init__(self, url: str) -> None:
+        from evolve.store_schema import ensure_current
+
         self.url = normalize_url(url)
-        self.engine: Engine = create_engine(self.url, future=True)
+        self.shown_url = shown_url(self.url)  # what messages print: the password masked
+        self.engine: Engine = open_engine(self.url)
         if self.engine.dialect.name == "sqlite":
             _create_private(self.engine.url.database)
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
-        with self.engine.begin() as conn:
-            row = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).first()
-            if row is None:
-                conn.execute(insert(meta).values(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise RuntimeError(f"{self.url}: schema version {row[0]}, this Evolve reads {SCHEMA_VERSION}")
+        try:
+            ensure_current(self.engine, self.url)  # a new store is created; any other version is refused
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
@@ -377,15 +380,18 @@ class Store:
 
         The statements take their values as parameters (as every per-item write here does): building
         `insert(...).values(**row)` per child made SQLAlchemy compile a new cache key each time, a third of
-        the engine's own time per child in the loop benchmark."""
+        the engine's own time per child in the loop benchmark.
+        Many processes may write one store (a batch) and even one run (a job resumed elsewhere): see below."""
         with self.engine.begin() as conn:
+            # Touching the run first locks its row (PostgreSQL) or the file (SQLite) until commit, so two
+            # writers of one run take turns at numbering instead of both reading the same max(seq).
+            conn.execute(_TOUCH_RUN, {"run_id": cand.run_id, "now": time.time()})
             cand.seq = conn.execute(_NEXT_SEQ, {"run_id": cand.run_id}).scalar_one()
             conn.execute(insert(candidates), asdict(cand))
             if calls:
                 conn.execute(insert(llm_calls), [self._call_row(cand.run_id, call, cand.id) for call in calls])
             if evaluation is not None:
                 conn.execute(insert(evaluations), {"candidate_id": cand.id, **asdict(evaluation)})
-            conn.execute(_TOUCH_RUN, {"run_id": cand.run_id, "now": time.time()})
         return cand
 
     def add_failed_call(self, run_id: str, call: LLMCallRecord) -> None:

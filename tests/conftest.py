@@ -4,6 +4,13 @@ from pathlib import Path
 
 import pytest
 
+try:  # services shared by the whole session: defined once here, so each starts at most once
+    from tests.support.postgres import postgres_server, postgres_url  # fixtures, used by name
+    from tests.support.ray_cluster import ray_cluster  # a fixture, used by name
+except ImportError:
+    from support.postgres import postgres_server, postgres_url  # noqa: F401 - fixtures, used by name
+    from support.ray_cluster import ray_cluster  # noqa: F401 - a fixture, used by name
+
 TOY_TASK = """\
 name: toy
 kind: program

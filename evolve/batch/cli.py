@@ -26,8 +26,12 @@ batch_app = typer.Typer(
 BatchArg = Annotated[str, typer.Argument(metavar="BATCH", help="Batch id, a unique prefix of it, or its name "
                                                                "(the latest batch of that name).")]
 ExecutorOpt = Annotated[str | None, typer.Option(
-    "--executor", "-e", help=f"Where runs go: {' | '.join(EXECUTORS)} (worker processes on this machine). "
+    "--executor", "-e", help=f"Where runs go: {' | '.join(EXECUTORS)} (local: worker processes on this "
+    "machine; ray: a Ray cluster, see --address). "
     "Default: local; `batch resume`: as the batch was run.")]
+AddressOpt = Annotated[str | None, typer.Option(
+    "--address", help="--executor ray: the cluster (auto | HOST:6379 | ray://HOST:10001). Default: auto; "
+    "`batch resume`: as the batch was run.")]
 MaxConcurrentOpt = Annotated[int | None, typer.Option(
     "--max-concurrent", "-j", min=1, help="Runs at once. Default: twice the machine's cores divided by the "
     "runs' eval_concurrency (at least 1); `batch resume`: as the batch was run.")]
@@ -41,7 +45,10 @@ _MAX_LIVE_CELLS = 15
 def run_batch(
     sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP.yaml", help="The sweep file (see README: Batch runs).")],
     executor: ExecutorOpt = None,
-    max_concurrent: MaxConcurrentOpt = None,
+    max_concurrent: AddressOpt = Annotated[str | None, typer.Option(
+    "--address", help="--executor ray: the cluster (auto | HOST:6379 | ray://HOST:10001). Default: auto; "
+    "`batch resume`: as the batch was run.")]
+MaxConcurrentOpt = None,
     retries: Annotated[int, typer.Option(min=0, help="Times a run whose worker process died is started again.")] = 1,
     storage: StorageOpt = ...,  # type: ignore[assignment]
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the runs the sweep expands into; store and "
@@ -50,7 +57,7 @@ def run_batch(
 ) -> None:
     """Expand SWEEP.yaml into runs, store them all, and run them side by side (Ctrl-C stops cleanly)."""
     sweep = load_sweep(sweep_file)
-    settings = BatchSettings(executor=executor or "local", max_concurrent=max_concurrent or
+    settings = BatchSettings(executor=executor or "local", address=address, max_concurrent=max_concurrent or
                              default_max_concurrent(sweep), retries=retries, budget=sweep.budget)
     if dry_run:
         _print_plan(sweep, settings)
@@ -69,7 +76,10 @@ def run_batch(
 def resume_batch(
     batch: BatchArg,
     executor: ExecutorOpt = None,
-    max_concurrent: MaxConcurrentOpt = None,
+    max_concurrent: AddressOpt = Annotated[str | None, typer.Option(
+    "--address", help="--executor ray: the cluster (auto | HOST:6379 | ray://HOST:10001). Default: auto; "
+    "`batch resume`: as the batch was run.")]
+MaxConcurrentOpt = None,
     max_tokens: Annotated[int | None, typer.Option(min=1, help="A new batch token budget (all runs, "
                                                                   "all invocations).")] = None,
     max_cost_usd: Annotated[float | None, typer.Option("--max-cost", min=0.0, help="A new batch budget in "
@@ -87,7 +97,8 @@ def resume_batch(
     budget = {**stored.get("budget", {}), **_given(max_tokens=max_tokens, max_cost_usd=max_cost_usd,
                                                    max_wall_s=max_wall_s)}
     settings = BatchSettings.model_validate({**stored, "budget": budget,
-                                             **_given(executor=executor, max_concurrent=max_concurrent)})
+                                             **_given(executor=executor, address=address,
+                                                     max_concurrent=max_concurrent)})
     console.print(f"[bold]batch {row['id']}[/] · resuming · executor {settings.executor}, "
                   f"{settings.max_concurrent} at a time", highlight=False)
     _drive(store, row["id"], settings, quiet)

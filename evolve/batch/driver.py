@@ -38,6 +38,7 @@ class BatchSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     executor: str = "local"
+    address: str | None = None  # the Ray cluster (`auto`, HOST:6379 or ray://HOST:10001); None: auto
     max_concurrent: int = Field(ge=1)
     retries: int = Field(1, ge=0)  # re-dispatches of a run whose worker died, per invocation
     budget: BatchBudget = Field(default_factory=BatchBudget)
@@ -80,7 +81,7 @@ class BatchDriver:
                  on_tick: Callable[[BatchSummary], None] | None = None) -> None:
         self.store, self.batch_id, self.settings = store, batch_id, settings
         self.on_tick = on_tick or (lambda summary: None)
-        self.executor = make_executor(settings.executor, settings.max_concurrent)
+        self.executor = make_executor(settings.executor, settings.max_concurrent, address=settings.address)
         self.stop_reason: str | None = None
         self.lost: set[str] = set()
         self._interrupts = 0

@@ -1,17 +1,24 @@
-"""Executors place a batch's run jobs: `local` (processes on this machine); see evolve/batch/job.py."""
+"""Executors place a batch's run jobs: `local` (worker processes on this machine) or `ray` (a Ray cluster); each
+implements evolve.batch.job.Executor. A SLURM-style scheduler would be one more executor over the same RunJob."""
 
 from __future__ import annotations
 
 from evolve.batch.job import Executor
 from evolve.errors import EvolveError
 
-EXECUTORS = ("local",)
+EXECUTORS = ("local", "ray")
 
 
-def make_executor(name: str, max_concurrent: int) -> Executor:
-    """The executor called `name`, running at most `max_concurrent` jobs at once."""
+def make_executor(name: str, max_concurrent: int, *, address: str | None = None) -> Executor:
+    """The executor called `name`: `local` runs at most `max_concurrent` jobs at once; `ray` connects to the
+    cluster at `address` (default `auto`) and runs as many as its CPUs hold. Both report a job whose worker died
+    as `lost`, once: the batch driver alone decides whether to send it again (its `retries`)."""
     if name == "local":
         from evolve.batch.executors.local import LocalExecutor
 
         return LocalExecutor(max_concurrent)
+    if name == "ray":
+        from evolve.batch.executors.ray import RayExecutor
+
+        return RayExecutor(address=address or "auto", attempts=1)
     raise EvolveError(f"--executor: unknown executor {name!r}; known: {', '.join(EXECUTORS)}")
