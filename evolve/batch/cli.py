@@ -45,10 +45,8 @@ _MAX_LIVE_CELLS = 15
 def run_batch(
     sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP.yaml", help="The sweep file (see README: Batch runs).")],
     executor: ExecutorOpt = None,
-    max_concurrent: AddressOpt = Annotated[str | None, typer.Option(
-    "--address", help="--executor ray: the cluster (auto | HOST:6379 | ray://HOST:10001). Default: auto; "
-    "`batch resume`: as the batch was run.")]
-MaxConcurrentOpt = None,
+    address: AddressOpt = None,
+    max_concurrent: MaxConcurrentOpt = None,
     retries: Annotated[int, typer.Option(min=0, help="Times a run whose worker process died is started again.")] = 1,
     storage: StorageOpt = ...,  # type: ignore[assignment]
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the runs the sweep expands into; store and "
@@ -76,10 +74,8 @@ MaxConcurrentOpt = None,
 def resume_batch(
     batch: BatchArg,
     executor: ExecutorOpt = None,
-    max_concurrent: AddressOpt = Annotated[str | None, typer.Option(
-    "--address", help="--executor ray: the cluster (auto | HOST:6379 | ray://HOST:10001). Default: auto; "
-    "`batch resume`: as the batch was run.")]
-MaxConcurrentOpt = None,
+    address: AddressOpt = None,
+    max_concurrent: MaxConcurrentOpt = None,
     max_tokens: Annotated[int | None, typer.Option(min=1, help="A new batch token budget (all runs, "
                                                                   "all invocations).")] = None,
     max_cost_usd: Annotated[float | None, typer.Option("--max-cost", min=0.0, help="A new batch budget in "

@@ -1,4 +1,5 @@
-"""Schema version 2: batches (the runs one sweep expanded into), and each run's batch, sweep values and cell.
+"""Schema version 2: batches (the runs one sweep expanded into), each run's batch, sweep values and cell, and the
+indexes the dashboard reads a big run through.
 
 Revision ID: 0002
 Revises: 0001
@@ -35,4 +36,10 @@ def upgrade() -> None:
     op.add_column("runs", sa.Column("params", sa.JSON))
     op.add_column("runs", sa.Column("cell", sa.String(64)))
     op.create_index("ix_runs_batch", "runs", ["batch_id"])
+    op.create_index("ix_candidates_run_digest", "candidates",
+                    ["run_id", "seq", "status", "score", "edit_kind", "model", "duplicate_of", "prompt_tokens",
+                     "completion_tokens", "cost_usd"])
+    op.create_index("ix_candidates_run_score", "candidates", ["run_id", "status", "score"])
+    op.create_index("ix_llm_calls_candidate", "llm_calls", ["candidate_id"])
+    op.create_index("ix_evaluations_candidate", "evaluations", ["candidate_id"])
     op.execute("UPDATE evolve_meta SET value = '2' WHERE key = 'schema_version'")
