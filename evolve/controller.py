@@ -78,7 +78,7 @@ class Controller:
         self.ensemble, self.variation, self.evaluator, self.dims = ensemble, variation, evaluator, dims
         self.on_update = on_update or (lambda stats: None)
         self.maximize = task.spec.direction == "maximize"
-        self.search = build_search_policies(config, ensemble, task, store)
+        self.search = build_search_policies(config, ensemble, task, store, run_id)
         self.archive = Archive(
             dims, config.islands, maximize=self.maximize, migration_interval=config.migration_interval,
             exploitation=config.exploitation, elite_pool=config.elite_pool, num_inspirations=config.num_inspirations,

@@ -27,7 +27,9 @@ class SearchPolicies:
     notes: list[str] = field(default_factory=list)  # fallbacks taken while setting up, for the run's record
 
 
-def build_search_policies(config: RunConfig, ensemble: LLMEnsemble, task: Task, store: Store) -> SearchPolicies:
+def build_search_policies(config: RunConfig, ensemble: LLMEnsemble, task: Task, store: Store,
+                          run_id: str) -> SearchPolicies:
+    """The policies of one run; a resumed run's meta-guidance starts from its latest stored notes."""
     maximize = task.spec.direction == "maximize"
     selection = make_parent_selection(config.parent_selection, exploitation=config.exploitation,
                                       elite_pool=config.elite_pool, sharpness=config.selection_sharpness,
@@ -42,4 +44,6 @@ def build_search_policies(config: RunConfig, ensemble: LLMEnsemble, task: Task, 
     guidance = None
     if config.meta_interval:
         guidance = MetaGuidance(task, config.meta_interval, config.meta_window, store.get_candidate)
+        if (latest := store.latest_call(run_id, "meta")) is not None:
+            guidance.accept(latest["reply"])
     return SearchPolicies(selection, models, novelty, guidance, [note] if note else [])
