@@ -55,6 +55,7 @@ SETTINGS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "novelty on": ({"novelty": True}, [GOOD]),
     "two models, fixed 50/50": ({"model_selection": "fixed"}, [GOOD, SLOPPY]),
     "two models, ucb": ({"model_selection": "ucb"}, [GOOD, SLOPPY]),
+    "two models, ucb, exploration 0.3": ({"model_selection": "ucb", "bandit_exploration": 0.3}, [GOOD, SLOPPY]),
     "two models, thompson": ({"model_selection": "thompson"}, [GOOD, SLOPPY]),
 }
 
