@@ -19,7 +19,7 @@ evaluator; exact duplicates and novelty rejections cost none), a distribution-fr
 (order statistics of the binomial), and what the run spent (proposals, rejections, wall time). Runs go one at
 a time with one proposal in flight, so a seed reproduces its run.
 
-Run: python benchmarks/search_quality.py [--seeds 10] [--budget 40] [--settings NAME ...] [--json FILE]
+Run: python benchmarks/search_quality.py [--seeds 10] [--budget 60] [--settings NAME ...] [--json FILE]
 """
 
 from __future__ import annotations
@@ -118,7 +118,8 @@ def run_one(task: Path, storage: str, settings: dict[str, Any], models: list[str
     }
     prepared = new_run(task, storage, overrides)
     start = time.perf_counter()
-    asyncio.run(prepared.controller.run())
+    if asyncio.run(prepared.controller.run()) == "interrupted":  # Ctrl-C or SIGTERM: stop the study, not one run
+        raise SystemExit("search_quality: interrupted")
     wall = time.perf_counter() - start
     stats = prepared.controller.stats
     arms = model_stats(prepared.store.iter_candidates(prepared.run_id), maximize=True)
@@ -149,7 +150,7 @@ def median_interval(values: list[float], level: float = 0.95) -> tuple[float, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--budget", type=int, default=40, help="evaluations per run")
+    parser.add_argument("--budget", type=int, default=60, help="evaluations per run")
     parser.add_argument("--settings", nargs="*", default=list(SETTINGS), help=f"of: {', '.join(SETTINGS)}")
     parser.add_argument("--models", nargs="*", help="replace the stand-ins in every setting (e.g. local)")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bisect
 import collections
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from evolve.candidate import Candidate
@@ -118,8 +119,7 @@ class Archive:
         isl = self.islands[island]
         if not isl.ranking:
             raise LookupError(f"island {island} has no elite to sample from")
-        ranked = [isl.by_id[cid] for _, cid in isl.ranking]
-        parent, mode = self.selection.choose(ranked, [-neg for neg, _ in isl.ranking], self.children, rng)
+        parent, mode = self.selection.choose(_Ranked(isl), _Fitness(isl), self.children, rng)
         return Sample(parent, self._inspirations(isl, parent, rng), mode)
 
     def _inspirations(self, isl: Island, parent: Candidate, rng: random.Random) -> list[Candidate]:
@@ -152,3 +152,34 @@ class Archive:
 
     def __len__(self) -> int:
         return sum(len(isl.cells) for isl in self.islands)
+
+
+class _Ranked(Sequence[Candidate]):
+    """An island's elites, best first, as a read-only view: exploit/explore reads one item (O(1)); the weighted
+    and power-law policies read them all (O(filled cells))."""
+
+    def __init__(self, isl: Island) -> None:
+        self._isl = isl
+
+    def __len__(self) -> int:
+        return len(self._isl.ranking)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self._isl.by_id[cid] for _, cid in self._isl.ranking[i]]
+        return self._isl.by_id[self._isl.ranking[i][1]]
+
+
+class _Fitness(Sequence[float]):
+    """The fitness of each elite in `_Ranked` order (higher is better), as a view."""
+
+    def __init__(self, isl: Island) -> None:
+        self._isl = isl
+
+    def __len__(self) -> int:
+        return len(self._isl.ranking)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [-neg for neg, _ in self._isl.ranking[i]]
+        return -self._isl.ranking[i][0]

@@ -104,10 +104,9 @@ class NoveltyFilter:
     async def _embed_pending(self) -> None:
         if not self._pending:
             return
-        ids, texts = zip(*self._pending, strict=True)
-        vectors = await self.embedder.embed(list(texts))
-        self._pending.clear()
-        for cid, vector in zip(ids, vectors, strict=True):
+        batch, self._pending = self._pending, []  # what arrives while this batch embeds waits for the next
+        vectors = await self.embedder.embed([text for _, text in batch])
+        for (cid, _), vector in zip(batch, vectors, strict=True):
             self._add(cid, vector[None, :])
 
     def _add(self, cid: str, rows: np.ndarray) -> None:

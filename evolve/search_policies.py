@@ -42,8 +42,12 @@ def build_search_policies(config: RunConfig, ensemble: LLMEnsemble, task: Task, 
         novelty = NoveltyFilter(build_embedder(config.novelty_embedder), config.novelty_threshold,
                                 judge=config.novelty_judge)
     guidance = None
-    if config.meta_interval:
+    notes = [note] if note else []
+    if config.meta_interval and task.spec.kind == "prompt":
+        notes.append("meta-guidance is for program and kernel runs; prompt runs already show the scored "
+                     "history to the model (OPRO), so meta_interval is ignored here")
+    elif config.meta_interval:
         guidance = MetaGuidance(task, config.meta_interval, config.meta_window, store.get_candidate)
         if (latest := store.latest_call(run_id, "meta")) is not None:
             guidance.accept(latest["reply"])
-    return SearchPolicies(selection, models, novelty, guidance, [note] if note else [])
+    return SearchPolicies(selection, models, novelty, guidance, notes)
