@@ -12,6 +12,7 @@ from evolve.cli import app
 from evolve.llm import LLMEnsemble, ScriptedProvider
 from evolve.model_selection import AsymmetricUCB, ModelLedger, ThompsonSampling, model_stats
 from evolve.runner import new_run, resume_run
+from evolve.store import Store
 
 
 def stream(bandit, improve: dict[str, float], cost: dict[str, float], pulls: int, seed: int = 0) -> dict[str, int]:
@@ -99,3 +100,19 @@ def test_a_bandit_with_one_model_falls_back_to_it_and_the_run_records_why(toy_ta
     assert prepared.store.get_run(prepared.run_id)["environment"]["notes"] == [note]
     result = CliRunner().invoke(app, ["status", prepared.run_id, "--storage", storage], env={"COLUMNS": "200"})
     assert "needs two or more models" in result.output
+
+
+def test_the_run_flags_reach_the_stored_settings_and_status_shows_both_stand_ins(storage):
+    runner = CliRunner()
+    result = runner.invoke(app, ["run", "circle_packing", "-n", "4", "-q", "--storage", storage,
+                                 "--model", "scripted:random-edits", "--model", "scripted:sloppy-edits",
+                                 "--model-selection", "thompson", "--parent-selection", "weighted",
+                                 "--max-evaluations", "3", "--llm-concurrency", "1", "--eval-concurrency", "1"],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    [run] = Store(storage).list_runs()
+    assert run["config"]["model_selection"] == "thompson" and run["config"]["parent_selection"] == "weighted"
+    assert run["config"]["max_evaluations"] == 3
+    status = runner.invoke(app, ["status", run["id"], "--storage", storage], env={"COLUMNS": "200"})
+    assert "models (selection: thompson)" in status.output
+    assert "scripted:random-edits" in status.output and "scripted:sloppy-edits" in status.output
