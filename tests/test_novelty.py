@@ -104,3 +104,14 @@ def test_an_embeddings_endpoint_that_fails_turns_novelty_off_with_a_note(toy_tas
     [note] = prepared.store.get_run(prepared.run_id)["environment"]["notes"]
     assert note.startswith("novelty check off: embedder openai:embedder@") and url in note
     assert ("Connection" in note) if where == "down" else ("NotFound" in note)
+
+
+@pytest.mark.local_model
+async def test_the_embedded_gguf_model_embeds_offline_too():
+    from evolve.llm.embeddings import GGUFEmbedder, build_embedder
+
+    embedder = build_embedder("local")
+    assert isinstance(embedder, GGUFEmbedder)
+    rows = await embedder.embed(["def value():\n" + LOOP, "def value():\n" + LOOP, "def value():\n" + OTHER])
+    assert rows.shape[0] == 3 and abs(float(rows[0] @ rows[0]) - 1.0) < 1e-5
+    assert float(rows[0] @ rows[1]) > 0.9999 > float(rows[0] @ rows[2])

@@ -27,7 +27,7 @@ from .types import Reply, Usage
 
 _NUMBER = re.compile(r"(?<![\w.])(\d+\.\d*|\.\d+|\d+)(?![\w.])")
 _FLOAT = re.compile(r"(?<![\w.])(\d+\.\d*|\.\d+)(?![\w.])")
-_PARENT = re.compile(r"^Current program\b[^\n]*\n```[\w+-]*\n(.*?)\n```", re.S | re.M)
+_PARENT = re.compile(r"^Current program\b[^\n]*\n```[\w+-]*\n(.*?)\n```", re.DOTALL | re.MULTILINE)
 
 
 @dataclass(frozen=True)
