@@ -7,11 +7,14 @@ bisect into a list no longer than the number of filled cells, and sampling never
 from __future__ import annotations
 
 import bisect
+import collections
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from evolve.candidate import Candidate
 from evolve.features import FeatureDim
+from evolve.selection import ExploitExplore, ParentSelection
 
 Cell = tuple[int, ...]
 
@@ -22,7 +25,7 @@ class Sample:
 
     parent: Candidate
     inspirations: list[Candidate]
-    mode: str  # exploit | explore
+    mode: str  # how the parent was drawn: exploit | explore | weighted | power-law
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Archive:
         exploitation: float = 0.7,
         elite_pool: int = 5,
         num_inspirations: int = 2,
+        selection: ParentSelection | None = None,
     ) -> None:
         if not 1 <= len(dims) <= 3:
             raise ValueError("the archive needs 1 to 3 feature dimensions")
@@ -56,6 +60,8 @@ class Archive:
         self.exploitation = exploitation
         self.elite_pool = elite_pool
         self.num_inspirations = num_inspirations
+        self.selection = selection or ExploitExplore(exploitation, elite_pool)
+        self.children: collections.Counter[str] = collections.Counter()  # parent id -> children told so far
 
     def cell_of(self, features: dict[str, float]) -> Cell:
         return tuple(dim.bin(features.get(dim.name, 0.0)) for dim in self.dims)
@@ -92,6 +98,8 @@ class Archive:
     def tell(self, cand: Candidate) -> list[tuple[int, int, Candidate]]:
         """Record a finished child (scored or not) on its island; return the migrations this triggered."""
         self.add(cand)
+        if cand.parent_id is not None:
+            self.children[cand.parent_id] += 1
         isl = self.islands[cand.island]
         isl.children += 1
         if len(self.islands) > 1 and isl.children % self.migration_interval == 0:
@@ -107,17 +115,11 @@ class Archive:
         return [(source, dest, best)] if self.add(best, island=dest) else []
 
     def sample(self, island: int, rng: random.Random) -> Sample:
-        """Draw a parent (exploitation: one of the island's top elites; exploration: a uniform cell) and inspirations."""
+        """Draw a parent by the archive's selection policy (evolve/selection.py), and inspirations."""
         isl = self.islands[island]
         if not isl.ranking:
             raise LookupError(f"island {island} has no elite to sample from")
-        if rng.random() < self.exploitation:
-            pool = isl.ranking[: self.elite_pool]
-            parent = isl.by_id[pool[rng.randrange(len(pool))][1]]
-            mode = "exploit"
-        else:
-            parent = isl.by_id[isl.ranking[rng.randrange(len(isl.ranking))][1]]
-            mode = "explore"
+        parent, mode = self.selection.choose(_Ranked(isl), _Fitness(isl), self.children, rng)
         return Sample(parent, self._inspirations(isl, parent, rng), mode)
 
     def _inspirations(self, isl: Island, parent: Candidate, rng: random.Random) -> list[Candidate]:
@@ -150,3 +152,34 @@ class Archive:
 
     def __len__(self) -> int:
         return sum(len(isl.cells) for isl in self.islands)
+
+
+class _Ranked(Sequence[Candidate]):
+    """An island's elites, best first, as a read-only view: exploit/explore reads one item (O(1)); the weighted
+    and power-law policies read them all (O(filled cells))."""
+
+    def __init__(self, isl: Island) -> None:
+        self._isl = isl
+
+    def __len__(self) -> int:
+        return len(self._isl.ranking)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self._isl.by_id[cid] for _, cid in self._isl.ranking[i]]
+        return self._isl.by_id[self._isl.ranking[i][1]]
+
+
+class _Fitness(Sequence[float]):
+    """The fitness of each elite in `_Ranked` order (higher is better), as a view."""
+
+    def __init__(self, isl: Island) -> None:
+        self._isl = isl
+
+    def __len__(self) -> int:
+        return len(self._isl.ranking)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [-neg for neg, _ in self._isl.ranking[i]]
+        return -self._isl.ranking[i][0]

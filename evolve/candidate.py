@@ -7,10 +7,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Literal
 
-Status = Literal["ok", "invalid", "timeout", "crashed", "rejected-duplicate", "sandbox-violation", "skipped"]
+Status = Literal["ok", "invalid", "timeout", "crashed", "rejected-duplicate", "sandbox-violation", "skipped",
+                 "rejected-novelty"]
 # skipped: the evaluation could not run on this machine (e.g. a kernel task without a CUDA device)
+# rejected-novelty: too close to a known candidate by embedding (evolve/novelty.py); never evaluated
 STATUSES: tuple[str, ...] = ("ok", "invalid", "timeout", "crashed", "rejected-duplicate", "sandbox-violation",
-                             "skipped")
+                             "skipped", "rejected-novelty")
 
 
 def new_id() -> str:
@@ -42,7 +44,7 @@ class Candidate:
     features: dict[str, float] = field(default_factory=dict)
     artifacts: dict[str, str] = field(default_factory=dict)
     code_hash: str = ""
-    duplicate_of: str | None = None  # same code, or (with a behaviour_hash) same behaviour as this candidate
+    duplicate_of: str | None = None  # same code, (with a behaviour_hash) same behaviour, or too close to, this one
     behaviour_hash: str | None = None
     eval_stage: int = 0
     eval_wall_s: float = 0.0

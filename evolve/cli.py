@@ -10,14 +10,17 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from evolve import tracking
 from evolve.controller import SeedError
 from evolve.errors import EvolveError
+from evolve.model_selection import model_stats
 from evolve.progress import RunProgress, summarize
 from evolve.report.command import report as report_command
 from evolve.runner import PreparedRun, default_storage, new_run, resume_run, settings_from_cli
+from evolve.safe_text import shown
 from evolve.store import SplitScore, Store
 from evolve.ui.command import start_beside_run, ui as ui_command
 
@@ -98,8 +101,24 @@ def _drive(prepared: PreparedRun, quiet: bool, track: str | None = None) -> None
         console.print(f"proposals: {stats.completed} · task-model calls: {int(spend['task_calls'])} (answers from "
                       f"the cache: {int(spend['cache_hits'])} · dev examples skipped by the minibatch cascade: "
                       f"{int(spend['examples_skipped'])})")
+    for note in stats.notes:
+        console.print(f"[yellow]note:[/] {escape(shown(note))}", highlight=False)
     console.print(f"resume with: evolve resume {prepared.run_id}  ·  best {prepared.task.spec.kind}: "
                   f"evolve best {prepared.run_id}")
+
+
+def _print_model_stats(store: Store, row: dict[str, Any]) -> None:
+    """Each model's pulls (children written), how many beat their parent, mean gain and spend: what a model
+    bandit learns from, recomputed from the stored candidates."""
+    arms = model_stats(store.iter_candidates(row["id"]), row["direction"] == "maximize")
+    if not arms:
+        return
+    table = Table("model", "pulls", "improved", "mean gain", "cost", "cost/child", box=None,
+                  title=f"models (selection: {row['config'].get('model_selection', 'fixed')})", title_justify="left")
+    for arm in arms:
+        table.add_row(escape(shown(arm.name)), str(arm.pulls), str(arm.improved), f"{arm.mean_gain:.4g}",
+                      f"${arm.cost_usd:.4f}", f"${arm.mean_cost:.5f}")
+    console.print(table)
 
 
 def _print_split_scores(scores: list[SplitScore], objective: str) -> None:
@@ -136,6 +155,13 @@ def run(
     islands: Annotated[Optional[int], typer.Option(help="Number of islands.")] = None,
     edit_mode: Annotated[Optional[str], typer.Option(help="auto | diff | rewrite.")] = None,
     sandbox: Annotated[Optional[str], typer.Option(help="Sandbox backend: auto (warm as root, else process) | warm | process | docker | none (unsafe).")] = None,
+    model_selection: Annotated[Optional[str], typer.Option(help="With several --model: fixed (their weights) | ucb (a cost-aware bandit on each model's gains) | thompson.")] = None,
+    parent_selection: Annotated[Optional[str], typer.Option(help="exploit-explore | weighted (score vs the median, fewer children first) | power-law (by rank).")] = None,
+    novelty: Annotated[Optional[bool], typer.Option("--novelty/--no-novelty", help="Reject, unevaluated, children whose code embeds too close to a known one.")] = None,
+    novelty_threshold: Annotated[Optional[float], typer.Option(help="Cosine similarity at or above which a child is too close.")] = None,
+    novelty_embedder: Annotated[Optional[str], typer.Option(help="minilm (offline, the novelty extra) | local | local:PATH.gguf | openai:MODEL | openai:MODEL@BASE_URL.")] = None,
+    meta_interval: Annotated[Optional[int], typer.Option(help="Every this many children, a model writes notes on what worked for later prompts (0: off).")] = None,
+    max_evaluations: Annotated[Optional[int], typer.Option(help="Stop when this many children have been evaluated.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress display.")] = False,
     track: TrackOpt = None,
     ui: Annotated[bool, typer.Option("--ui", help="Serve the live dashboard (`evolve ui`) beside the run.")] = False,
@@ -144,7 +170,9 @@ def run(
     overrides = settings_from_cli(model, task_model, **_run_flags(
         iterations=iterations, seed=seed, max_wall_s=max_wall_s, max_tokens=max_tokens, max_cost_usd=max_cost_usd,
         target_score=target_score, llm_concurrency=llm_concurrency, eval_concurrency=eval_concurrency,
-        islands=islands, edit_mode=edit_mode, sandbox=sandbox))
+        islands=islands, edit_mode=edit_mode, sandbox=sandbox, model_selection=model_selection,
+        parent_selection=parent_selection, novelty=novelty, novelty_threshold=novelty_threshold,
+        novelty_embedder=novelty_embedder, meta_interval=meta_interval, max_evaluations=max_evaluations))
     prepared = new_run(task, storage, overrides)
     if ui:
         console.print(f"dashboard: {start_beside_run(storage)}", markup=False, highlight=False)
@@ -195,6 +223,9 @@ def status(
                   f"by status: {store.status_counts(row['id'])}")
     console.print(f"tokens: {usage.tokens:,} · cost: ${usage.cost_usd:.4f}")
     console.print(f"best {row['objective']}: " + ("n/a" if best is None else f"{best.score:.6g} ({best.id})"))
+    _print_model_stats(store, row)
+    for note in row["environment"].get("notes", []):
+        console.print(f"[yellow]note:[/] {escape(shown(note))}", highlight=False)
     _print_split_scores(store.split_scores(row["id"]), row["objective"])
     console.print(f"sandbox: {row['environment'].get('sandbox')}")
 

@@ -74,12 +74,36 @@ class RunConfig(BaseModel):
     paraphrases: int = Field(2, ge=0)  # initial population: the seed prompts plus this many model paraphrases
     task_concurrency: int = Field(4, ge=1, le=256)  # task-model calls in flight per evaluation
     max_task_calls: int | None = Field(None, gt=0)  # stop once the task model has been called this often
+    # Search policies: which model writes a child (evolve/model_selection.py), which parent it starts from
+    # (evolve/selection.py), novelty rejection (evolve/novelty.py), meta-guidance (evolve/meta_guidance.py).
+    model_selection: Literal["fixed", "ucb", "thompson"] = "fixed"  # fixed: the models' weights
+    bandit_exploration: float = Field(1.0, ge=0)  # UCB's exploration bonus
+    bandit_epsilon: float = Field(0.1, ge=0, le=1)  # UCB: share of pulls spread over the runners-up
+    bandit_cost_weight: float = Field(0.3, ge=0, le=1)  # 0: gains only; 1: cheapness only
+    parent_selection: Literal["exploit-explore", "weighted", "power-law"] = "exploit-explore"
+    selection_sharpness: float = Field(10.0, gt=0)  # weighted: how steeply score above the median counts
+    power_law_alpha: float = Field(1.0, ge=0)  # power-law: 0 uniform over elites, larger greedier
+    novelty: bool = False  # reject children whose code embeds too close to an evaluated one
+    novelty_threshold: float = Field(0.995, gt=0, le=1)  # cosine similarity at or above which a child is rejected
+    novelty_embedder: str = "minilm"  # minilm | local | local:PATH.gguf | openai:MODEL[@BASE_URL]
+    novelty_judge: bool = False  # ask the proposing model whether a too-close child is still new
+    meta_interval: int = Field(0, ge=0)  # every this many children, notes on what worked (0: off)
+    meta_window: int = Field(8, ge=1, le=50)  # how many of the latest children the notes are written from
+    max_evaluations: int | None = Field(None, gt=0)  # stop once this many children reached the evaluator
 
     @field_validator("task_model", mode="before")
     @classmethod
     def _model_spec(cls, value: object) -> object:
         """A spec string like 'local' or 'openai:NAME@URL' is accepted where a model mapping is."""
         return parse_model_spec(value) if isinstance(value, str) else value
+
+    @field_validator("novelty_embedder")
+    @classmethod
+    def _known_embedder(cls, value: str) -> str:
+        from evolve.llm.embeddings import build_embedder
+
+        build_embedder(value)  # raises ValueError naming the accepted forms; loads nothing
+        return value
 
     @field_validator("operators")
     @classmethod

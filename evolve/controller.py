@@ -18,7 +18,7 @@ import random
 import signal
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,11 +29,15 @@ from evolve.config import RunConfig
 from evolve.evaluation import SPEND_METRICS, Evaluator
 from evolve.features import FeatureDim, describe
 from evolve.llm import LLMEnsemble, LLMError, LLMProvider
+from evolve.search_policies import build_search_policies
 from evolve.store import EvaluationRecord, LLMCallRecord, SplitScore, Store
 from evolve.task import Task
 from evolve.variation import Messages, ProposalContext, Variation, VariationError
 
-FINISHED_REASONS = ("iterations", "target score", "token budget", "cost budget", "task-call budget")
+FINISHED_REASONS = ("iterations", "target score", "token budget", "cost budget", "task-call budget",
+                    "evaluation budget")
+#: Children that never reach the evaluator (they cost no evaluation).
+NOT_EVALUATED = ("invalid", "rejected-duplicate", "rejected-novelty")
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -52,6 +56,8 @@ class RunStats:
     split_scores: list[SplitScore] = field(default_factory=list)  # seeds' and best's held-out scores, at the end
     llm_failures: int = 0
     twins: int = 0  # children that behaved exactly like a known candidate: their evaluation was saved
+    evaluations: int = 0  # children that reached the evaluator (the budget `max_evaluations` counts)
+    notes: list[str] = field(default_factory=list)  # fallbacks the run took (also stored with the run)
     session_children: int = 0
     started_at: float = field(default_factory=time.monotonic)
 
@@ -72,11 +78,15 @@ class Controller:
         self.ensemble, self.variation, self.evaluator, self.dims = ensemble, variation, evaluator, dims
         self.on_update = on_update or (lambda stats: None)
         self.maximize = task.spec.direction == "maximize"
+        self.search = build_search_policies(config, ensemble, task, store, run_id)
         self.archive = Archive(
             dims, config.islands, maximize=self.maximize, migration_interval=config.migration_interval,
             exploitation=config.exploitation, elite_pool=config.elite_pool, num_inspirations=config.num_inspirations,
+            selection=self.search.selection,
         )
         self.stats = RunStats(target=config.iterations)
+        for note in self.search.notes:
+            self._note(note)
         self.seeds: list[Candidate] = []
         self.best: Candidate | None = None
         self.hashes: dict[str, str] = {}  # fingerprint (normalized code or prompt) -> first candidate with it
@@ -104,7 +114,9 @@ class Controller:
                     self.archive.add(cand, island=island)
             else:
                 self.stats.completed += 1
+                self.stats.evaluations += cand.status not in NOT_EVALUATED
                 self.archive.tell(cand)
+            self._observe(cand)
             self.stats.by_status[cand.status] += 1
             if cand.status != "rejected-duplicate" and cand.code_hash:
                 self.hashes.setdefault(cand.code_hash, cand.id)
@@ -130,6 +142,7 @@ class Controller:
             record = self._apply_result(seed, result)
             self.store.add_candidate(seed, [], record)
             self.stats.by_status[seed.status] += 1
+            self._observe(seed)
             self._note_spend(seed)
             self.hashes.setdefault(seed.code_hash, seed.id)
             if seed.status == "skipped":
@@ -222,6 +235,8 @@ class Controller:
             self.stop_reason = "task-call budget"
         elif self._deadline is not None and time.monotonic() >= self._deadline:
             self.stop_reason = "wall time"
+        elif cfg.max_evaluations is not None and stats.evaluations >= cfg.max_evaluations:
+            self.stop_reason = "evaluation budget"
         elif self._consecutive_llm_failures >= cfg.max_consecutive_llm_failures:
             self.stop_reason = f"{self._consecutive_llm_failures} LLM calls failed in a row"
 
@@ -233,7 +248,9 @@ class Controller:
                 self._check_stop()
                 if self.stop_reason:
                     return None
-                if self.stats.completed + self._in_flight < self.config.iterations:
+                if self.stats.completed + self._in_flight < self.config.iterations and (
+                        self.config.max_evaluations is None
+                        or self.stats.evaluations + self._in_flight < self.config.max_evaluations):
                     self._in_flight += 1
                     self._next_proposal += 1
                     return self._next_proposal - 1
@@ -253,14 +270,21 @@ class Controller:
                 self.on_update(self.stats)
 
     async def _propose(self, proposal: int) -> None:
+        try:
+            await self._propose_with(proposal)
+        finally:
+            self.search.models.release(proposal)
+
+    async def _propose_with(self, proposal: int) -> None:
         cfg = self.config
         rng = random.Random(f"{cfg.seed}:{proposal}")
         island = proposal % len(self.archive.islands)
         sample = self.archive.sample(island, rng)
-        provider = self.ensemble.pick(rng)
+        provider = self.search.models.pick(rng, proposal)
         elites = self.archive.elites(island)
+        guidance = self.search.guidance.notes if self.search.guidance else None
         plan = self.variation.propose(ProposalContext(sample, elites, self.feedback.get(island), provider, rng,
-                                                      proposal))
+                                                      proposal, guidance))
         messages = plan.messages
         calls: list[LLMCallRecord] = []
         reply = await self._ask(provider, messages, "mutation", calls, rng, plan.params)
@@ -284,10 +308,23 @@ class Controller:
                 reply = await self._ask(provider, messages, "repair", calls, rng, plan.params)
                 if reply is None:
                     break
+        record = await self._evaluate(child, error, plan.baseline,
+                                      lambda msgs: self._ask(provider, msgs, "novelty", calls, rng, {}))
         self._account(child, calls)
-        record = await self._evaluate(child, error, plan.baseline)
         self.store.add_candidate(child, calls, record)
         self._tell(child)
+        guide = self.search.guidance
+        if guide is not None and guide.due(self.stats.completed):
+            await self._refresh_guidance(provider, rng)
+
+    async def _refresh_guidance(self, provider: LLMProvider, rng: random.Random) -> None:
+        """Ask for new meta-guidance notes; the call is stored with the run (purpose "meta")."""
+        assert self.search.guidance is not None
+        calls: list[LLMCallRecord] = []
+        reply = await self._ask(provider, self.search.guidance.request(), "meta", calls, rng, {})
+        if reply is not None:
+            self.search.guidance.accept(reply)
+            self.store.add_run_call(self.run_id, calls[0])
 
     async def _ask(self, provider: LLMProvider, messages: Messages, purpose: str, calls: list[LLMCallRecord],
                    rng: random.Random, params: dict[str, Any]) -> str | None:
@@ -323,9 +360,9 @@ class Controller:
         child.cost_usd = sum(c.cost_usd for c in calls)
         child.llm_s = sum(c.latency_s for c in calls)
 
-    async def _evaluate(self, child: Candidate, edit_error: str | None,
-                        baseline: Candidate | None) -> EvaluationRecord | None:
-        """Score a child unless its reply did not apply or it is a known duplicate."""
+    async def _evaluate(self, child: Candidate, edit_error: str | None, baseline: Candidate | None,
+                        ask: Callable[[Messages], Awaitable[str | None]] | None = None) -> EvaluationRecord | None:
+        """Score a child unless its reply did not apply, it is a known duplicate or too close to a known one."""
         if edit_error is not None:
             child.status, child.reason = "invalid", edit_error
             return None
@@ -336,6 +373,13 @@ class Controller:
             child.reason = f"same {self.task.spec.kind} (once normalized) as candidate {twin}"
             return None
         self.hashes[child.code_hash] = child.id  # claim it now, so a twin in flight is caught too
+        if self.search.novelty is not None:
+            verdict = await self.search.novelty.check(child, ask if self.config.novelty_judge else None)
+            if self.search.novelty.off_reason:
+                self._note(self.search.novelty.off_reason)
+            if not verdict.novel:
+                child.status, child.reason, child.duplicate_of = "rejected-novelty", verdict.reason, verdict.nearest_id
+                return None
         async with self._eval_slots:
             try:
                 result = await self.evaluator.evaluate(child.source, baseline, self._twin_of)
@@ -377,6 +421,8 @@ class Controller:
 
     def _tell(self, child: Candidate) -> None:
         self.archive.tell(child)
+        self._observe(child)
+        self.stats.evaluations += child.status not in NOT_EVALUATED
         self.stats.completed += 1
         self.stats.session_children += 1
         self.stats.by_status[child.status] += 1
@@ -386,6 +432,20 @@ class Controller:
         else:
             self.feedback[child.island] = f"{child.status}: {child.reason}"
         self._note_best(child)
+
+    def _observe(self, cand: Candidate) -> None:
+        """Show a stored candidate to the search policies (model statistics, novelty memory, recent children)."""
+        self.search.models.observe(cand)
+        if self.search.novelty is not None:
+            self.search.novelty.remember(cand)
+        if self.search.guidance is not None:
+            self.search.guidance.record(cand)
+
+    def _note(self, text: str) -> None:
+        """A fallback the run took: shown after the run, kept with it in the store (once)."""
+        if text not in self.stats.notes:
+            self.stats.notes.append(text)
+            self.store.add_run_note(self.run_id, text)
 
     def _note_spend(self, cand: Candidate) -> None:
         """Add what evaluating `cand` cost (task-model calls, ...) to the run's totals."""

@@ -23,7 +23,7 @@ class ProgramVariation:
             "rewrite" if ctx.provider.name.startswith("local") else "diff")
         # context_tokens is already the prompt budget (the window minus the room kept for the reply).
         messages = self.prompts.mutation(ctx.sample, mode, ctx.feedback, ctx.provider.context_tokens,
-                                         ctx.provider.count_tokens)
+                                         ctx.provider.count_tokens, ctx.guidance)
         return Proposal(ctx.sample.parent, ctx.sample.inspirations, messages, mode)
 
     def apply(self, proposal: Proposal, reply: str) -> tuple[str, str]:

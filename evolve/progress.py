@@ -9,7 +9,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from evolve.controller import RunStats
 
-_FAILURES = ("invalid", "crashed", "timeout", "sandbox-violation", "rejected-duplicate", "skipped")
+_FAILURES = ("invalid", "crashed", "timeout", "sandbox-violation", "rejected-duplicate", "rejected-novelty",
+             "skipped")
 
 
 def summarize(stats: RunStats) -> dict[str, str]:
@@ -19,6 +20,8 @@ def summarize(stats: RunStats) -> dict[str, str]:
     if stats.llm_failures:
         failures += f" llm-errors={stats.llm_failures}"
     saved = f" · {stats.twins} functional twins (evaluations saved)" if stats.twins else ""
+    if stats.by_status["rejected-novelty"]:
+        saved += f" · {stats.by_status['rejected-novelty']} too close to known ones (evaluations saved)"
     cost = f" ${stats.cost_usd:.4f}" if stats.cost_usd else ""
     return {"best": best, "rate": f"{stats.rate:.2f}/s", "tokens": f"{stats.tokens:,} tok{cost}",
             "failures": failures, "saved": saved}

@@ -70,16 +70,18 @@ class PromptBuilder:
         ).strip()
 
     def mutation(self, sample: Sample, mode: str, feedback: str | None, budget: int,
-                 count_tokens: CountTokens) -> Messages:
-        """The richest prompt that fits `budget` tokens (falls back to the barest one, which the model may reject)."""
+                 count_tokens: CountTokens, guidance: str | None = None) -> Messages:
+        """The richest prompt that fits `budget` tokens (falls back to the barest one, which the model may reject).
+        `guidance`: the run's meta-guidance notes (evolve/meta_guidance.py), dropped last but one."""
         parent = sample.parent
         notes = _notes(parent.artifacts)
-        attempts = [(sample.inspirations[:k], notes) for k in range(len(sample.inspirations), -1, -1)]
-        attempts.append(([], ""))
+        attempts = [(sample.inspirations[:k], notes, guidance) for k in range(len(sample.inspirations), -1, -1)]
+        attempts += [([], "", guidance), ([], "", None)]
         template = self.env.get_template("mutation.j2")
         users = (template.render(parent=parent, inspirations=inspirations, metrics=parent.metrics,
-                                 parent_notes=parent_notes, feedback=feedback, mode=mode, **self.common).strip()
-                 for inspirations, parent_notes in attempts)
+                                 parent_notes=parent_notes, feedback=feedback, mode=mode, guidance=notes_shown,
+                                 **self.common).strip()
+                 for inspirations, parent_notes, notes_shown in attempts)
         return _first_fitting(self.system, users, budget, count_tokens)
 
     def repair(self, messages: Messages, reply: str, error: str, mode: str) -> Messages:
@@ -123,3 +125,18 @@ def _notes(artifacts: dict[str, str]) -> str:
     """Evaluator notes worth showing the model (errors, stderr), cut to a few hundred characters."""
     text = "\n".join(f"{k}: {v.strip()}" for k, v in artifacts.items() if v and v.strip())
     return text[-_NOTE_CHARS:]
+
+
+def render_novelty_question(nearest: str, candidate: str, templates: Path | None = None) -> Messages:
+    """Ask a model whether `candidate` is meaningfully different from `nearest` (prompts/novelty.j2)."""
+    text = _environment(templates).get_template("novelty.j2").render(nearest=nearest, candidate=candidate)
+    return [{"role": "user", "content": text.strip()}]
+
+
+def render_meta_request(task: Task, children: list[dict[str, str]], previous: str | None, max_points: int,
+                        templates: Path | None = None) -> Messages:
+    """Ask a model to summarize what recent children taught (prompts/meta.j2); `children` hold diff and outcome."""
+    text = _environment(templates).get_template("meta.j2").render(
+        description=task.spec.description or f"improve the {task.spec.objective}", objective=task.spec.objective,
+        direction=task.spec.direction, children=children, previous=previous, max_points=max_points)
+    return [{"role": "user", "content": text.strip()}]

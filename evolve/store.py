@@ -107,7 +107,7 @@ llm_calls = Table(
     Column("id", String(32), primary_key=True),
     Column("run_id", String(32), ForeignKey("runs.id"), nullable=False),
     Column("candidate_id", String(32)),  # null for a call that produced no candidate (an error)
-    Column("purpose", String(20), nullable=False),  # mutation | repair
+    Column("purpose", String(20), nullable=False),  # mutation | repair | meta | novelty
     Column("model", String(200), nullable=False),
     Column("messages", JSON, nullable=False),
     Column("reply", StoredText),
@@ -396,8 +396,30 @@ class Store:
 
     def add_failed_call(self, run_id: str, call: LLMCallRecord) -> None:
         """Store an LLM call that produced no candidate (error after retries): it costs tokens, not an iteration."""
+        self.add_run_call(run_id, call)
+
+    def add_run_call(self, run_id: str, call: LLMCallRecord) -> None:
+        """Store an LLM call that belongs to the run, not to one candidate (a failed call, meta-guidance)."""
         with self.engine.begin() as conn:
             conn.execute(insert(llm_calls).values(**self._call_row(run_id, call, None)))
+
+    def latest_call(self, run_id: str, purpose: str) -> dict[str, Any] | None:
+        """The run's most recent successful call made for `purpose` (e.g. the current meta-guidance notes)."""
+        q = (select(llm_calls).where(llm_calls.c.run_id == run_id, llm_calls.c.purpose == purpose,
+                                     llm_calls.c.reply.is_not(None))
+             .order_by(llm_calls.c.created_at.desc()).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(q).mappings().first()
+        return dict(row) if row else None
+
+    def add_run_note(self, run_id: str, note: str) -> None:
+        """Keep a note with the run (a fallback it took, e.g. novelty off because its endpoint was down), once."""
+        with self.engine.begin() as conn:
+            env = conn.execute(select(runs.c.environment).where(runs.c.id == run_id)).scalar_one()
+            notes = list(env.get("notes", []))
+            if note not in notes:
+                conn.execute(update(runs).where(runs.c.id == run_id)
+                             .values(environment={**env, "notes": [*notes, note]}))
 
     @staticmethod
     def _call_row(run_id: str, call: LLMCallRecord, candidate_id: str | None) -> dict[str, Any]:

@@ -29,6 +29,7 @@ class ProposalContext:
     provider: LLMProvider  # the model that will be asked (its name, context budget, token counter)
     rng: random.Random
     index: int  # the proposal's number in the run; the first ones may build the initial population
+    guidance: str | None = None  # the run's meta-guidance notes (evolve/meta_guidance.py), if any yet
 
 
 @dataclass

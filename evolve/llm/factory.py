@@ -24,8 +24,11 @@ def build_provider(cfg: ModelConfig, *, environ: Mapping[str, str] | None = None
 
         return LocalProvider(cfg)
     if cfg.provider == "scripted":
+        from .random_edits import STYLES, RandomEditProvider
         from .scripted import ScriptedProvider
 
+        if cfg.name in STYLES:  # the random-edit stand-ins that benchmarks/search_quality.py compares
+            return RandomEditProvider(cfg.name, context_tokens=cfg.context_tokens or 8192)
         return ScriptedProvider(name=cfg.name, context_tokens=cfg.context_tokens or 8192)
     raise ValueError(f"unknown provider {cfg.provider!r}")
 
