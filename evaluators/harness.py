@@ -27,6 +27,22 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's folder off sys.path
 import candidate_channel  # noqa: E402
 
+#: Evolve's stand-ins for the modules peer evaluators import (openevolve.evaluation_result, shinka.core)
+PEER_COMPAT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_compat")
+
+
+def load_for(path, spec):
+    """The evaluator for `spec`'s interface: a ShinkaEvolve script behind an adapter, or a module. Peer
+    interfaces (path, shinka) also see the peer modules, last on sys.path, so an installed package wins."""
+    if spec.get("interface") != "call" and PEER_COMPAT not in sys.path:
+        sys.path.append(PEER_COMPAT)
+    if spec.get("interface") == "shinka":
+        import shinka_eval
+
+        sys.path.insert(0, os.path.dirname(os.path.abspath(path)))  # its helpers, as `python evaluate.py` has
+        return shinka_eval.ShinkaEvaluator(path)
+    return load(path)
+
 
 def load(path):
     """The task's evaluator module, imported from its file (its folder first on sys.path, for its helpers)."""
@@ -87,7 +103,19 @@ def _cascade(module, spec, subject, report):
             break
     if passed:
         metrics, artifacts = _split(module.evaluate(subject))
+        if "fitness_exclude" in spec:
+            _openevolve_fitness(metrics, spec["objective"], spec["fitness_exclude"])
         report.update(stage=0, metrics=metrics, artifacts=artifacts)
+
+
+def _openevolve_fitness(metrics, objective, exclude):
+    """OpenEvolve ranks a program without `combined_score` by the mean of its finite metrics that are not
+    MAP-Elites features (of all finite metrics when only features are left); record that as the objective."""
+    if objective in metrics:
+        return
+    finite = {k: v for k, v in metrics.items() if math.isfinite(v)}
+    kept = [v for k, v in finite.items() if k not in exclude] or list(finite.values())
+    metrics[objective] = sum(kept) / len(kept) if kept else 0.0
 
 
 def _private_result_channel():
@@ -123,7 +151,7 @@ def main():
     evaluator_path, program_path, spec_json = sys.argv[1:4]
     spec = json.loads(spec_json)
     out = _private_result_channel()
-    report = judge(lambda: load(evaluator_path), spec, lambda: _subject(spec, program_path))
+    report = judge(lambda: load_for(evaluator_path, spec), spec, lambda: _subject(spec, program_path))
     out.write(json.dumps(report, default=repr))
     out.close()
 
