@@ -26,16 +26,17 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's folder off sys.path
 import candidate_channel  # noqa: E402
+import openevolve_fitness  # noqa: E402
 
-#: Evolve's stand-ins for the modules peer evaluators import (openevolve.evaluation_result, shinka.core)
+#: Evolve's stand-ins for the modules peer evaluators import (openevolve.evaluation_result, shinka.core), last
+#: on sys.path so that a really installed package wins; evaluator_server.py gets it by importing this module.
 PEER_COMPAT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_compat")
+if PEER_COMPAT not in sys.path:
+    sys.path.append(PEER_COMPAT)
 
 
 def load_for(path, spec):
-    """The evaluator for `spec`'s interface: a ShinkaEvolve script behind an adapter, or a module. Peer
-    interfaces (path, shinka) also see the peer modules, last on sys.path, so an installed package wins."""
-    if spec.get("interface") != "call" and PEER_COMPAT not in sys.path:
-        sys.path.append(PEER_COMPAT)
+    """The evaluator for `spec`'s interface: a ShinkaEvolve script behind an adapter, or a module."""
     if spec.get("interface") == "shinka":
         import shinka_eval
 
@@ -104,18 +105,9 @@ def _cascade(module, spec, subject, report):
     if passed:
         metrics, artifacts = _split(module.evaluate(subject))
         if "fitness_exclude" in spec:
-            _openevolve_fitness(metrics, spec["objective"], spec["fitness_exclude"])
+            openevolve_fitness.fill_fitness(metrics, spec["objective"], spec["fitness_exclude"])
         report.update(stage=0, metrics=metrics, artifacts=artifacts)
 
-
-def _openevolve_fitness(metrics, objective, exclude):
-    """OpenEvolve ranks a program without `combined_score` by the mean of its finite metrics that are not
-    MAP-Elites features (of all finite metrics when only features are left); record that as the objective."""
-    if objective in metrics:
-        return
-    finite = {k: v for k, v in metrics.items() if math.isfinite(v)}
-    kept = [v for k, v in finite.items() if k not in exclude] or list(finite.values())
-    metrics[objective] = sum(kept) / len(kept) if kept else 0.0
 
 
 def _private_result_channel():

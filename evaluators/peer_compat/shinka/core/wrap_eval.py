@@ -141,9 +141,6 @@ def run_shinka_eval(
         print(f"Evaluation error: {exc}")
         defaults = dict(default_metrics_on_error or _ERROR_METRICS)
         metrics = {key: defaults.get(key, value) for key, value in _ERROR_METRICS.items()}
-        if validate_fn is not None:
-            metrics["num_invalid_runs"] = len(results) or num_runs
-            metrics["all_validation_errors"] = [str(exc)]
         correct, first_error = False, str(exc)
     if "extra_data" in metrics:
         _save_extra(results_dir, metrics.pop("extra_data"), plotting_fn)
