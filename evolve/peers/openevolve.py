@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from evolve.errors import ConfigError
+from evolve.peers import toolchains
 
 CONFIG = "config.yaml"
 EVALUATOR = "evaluator.py"
@@ -101,6 +102,7 @@ def read_folder(root: Path, cfg: dict[str, Any], config_path: Path) -> OpenEvolv
     features = [{"name": FEATURES.get(name, name), "bins": bins.get(name, 10) if isinstance(bins, dict) else bins}
                 for name in dims]
     seed = seed_file(root, config_path)
+    toolchains.require(root / seed)
     system = prompt.get("system_message")
     cascade = ev.get("cascade_evaluation", True)
     spec = {
@@ -108,7 +110,7 @@ def read_folder(root: Path, cfg: dict[str, Any], config_path: Path) -> OpenEvolv
         "seed": seed,
         "evaluator": EVALUATOR,
         "interface": "path",  # OpenEvolve evaluators import the program themselves
-        "language": cfg.get("language") or _language(seed),
+        "language": cfg.get("language") or toolchains.language_of(root / seed),
         "objective": "combined_score",
         "system_message": None if system in (None, _TEMPLATE_NAME) else system,
         "limits": {"wall_s": ev["timeout"]} if ev.get("timeout") is not None else {},
@@ -174,12 +176,6 @@ def _unhonoured(cfg: dict[str, Any]) -> list[str]:
         elif key not in _HONOURED and key not in _SECTIONS:
             keys.append(key)
     return keys
-
-
-def _language(seed: str) -> str:
-    suffix = Path(seed).suffix.lstrip(".").lower()
-    return {"py": "python", "rs": "rust", "r": "r", "txt": "text", "js": "javascript", "cpp": "cpp"}.get(
-        suffix, suffix or "python")
 
 
 def _section(cfg: dict[str, Any], key: str, path: Path) -> dict[str, Any]:

@@ -29,6 +29,7 @@ class Toolchain:
 # By the seed's file extension.
 TOOLCHAINS: dict[str, Toolchain] = {
     ".py": Toolchain("python", (), ""),
+    ".txt": Toolchain("text", (), ""),
     ".go": Toolchain("go", ("go",), "apt-get install golang-go"),
     ".jl": Toolchain("julia", ("julia",), "Debian has no julia package: install it from julialang.org into /usr/local"),
     ".f90": Toolchain("fortran", ("gfortran",), "apt-get install gfortran"),
