@@ -166,3 +166,19 @@ def test_convert_says_when_it_cannot(tmp_path):
     with pytest.raises(EvolveError, match="only OpenEvolve folders"):
         convert_folder(str(FIXTURES / "shinka_sum"), tmp_path / "out")
 
+
+
+def test_use_llm_feedback_in_the_config_puts_a_judge_on_every_evaluation(tmp_path, storage):
+    folder = tmp_path / "with_feedback"
+    shutil.copytree(FIXTURES / "openevolve_artifacts", folder)
+    config = folder / "config.yaml"
+    config.write_text(config.read_text().replace("  cascade_evaluation: false",
+                                                 "  cascade_evaluation: false\n  use_llm_feedback: true\n"
+                                                 "  llm_feedback_weight: 0.25"))
+    assert load_task(folder).llm_feedback_weight == 0.25
+    judge = ScriptedProvider(['{"readability": 0.5}'])
+    prepared = new_run(folder, storage, {"iterations": 0}, ensemble=LLMEnsemble([(judge, 1.0)]))
+    assert isinstance(prepared.controller.evaluator, LLMFeedbackEvaluation)
+    asyncio.run(prepared.controller.run())
+    (seed,) = prepared.store.iter_candidates(prepared.run_id)
+    assert seed.metrics["llm_readability"] == pytest.approx(0.125) and len(judge.calls) == 1
