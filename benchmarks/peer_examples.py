@@ -127,6 +127,8 @@ def evolve_run(folder: Path, base_url: str, iterations: int, timeout: float, db:
     errors = [x for x in (done.stdout + done.stderr).splitlines() if x.startswith("Error:")]
     if errors:
         out["error"] = errors[-1][len("Error: "):]
+    elif done.returncode != 0:
+        out["error"] = f"exit code {done.returncode}: " + (done.stderr.strip().splitlines() or [""])[-1][:160]
     notes = [x.split("note: ", 1)[1] for x in done.stdout.splitlines() if "note: " in x]
     out["notes"] = notes
     if db.is_file():

@@ -213,7 +213,7 @@ def _load_native(root: Path, path: Path) -> Task:
 def _load_openevolve(root: Path, path: Path) -> Task:
     """OpenEvolve's folder and config (evolve/peers/openevolve.py); `path` may not exist (all defaults)."""
     folder = openevolve.read_folder(root, _read_yaml(path) if path.is_file() else {}, path)
-    task = _validated(root, folder.spec, path, folder.notes)
+    task = _validated(root, folder.spec, path if path.is_file() else root / openevolve.EVALUATOR, folder.notes)
     task.evaluator_spec = folder.evaluator_spec
     task.llm_feedback_weight = folder.llm_feedback_weight
     return task

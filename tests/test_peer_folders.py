@@ -182,3 +182,16 @@ def test_use_llm_feedback_in_the_config_puts_a_judge_on_every_evaluation(tmp_pat
     asyncio.run(prepared.controller.run())
     (seed,) = prepared.store.iter_candidates(prepared.run_id)
     assert seed.metrics["llm_readability"] == pytest.approx(0.125) and len(judge.calls) == 1
+
+
+def test_openevolve_folder_without_config_yaml_runs_on_defaults_and_says_how_to_pick_one(tmp_path, storage):
+    folder = tmp_path / "no_config"
+    shutil.copytree(FIXTURES / "openevolve_artifacts", folder)
+    (folder / "config.yaml").rename(folder / "config_phase_1.yaml")
+    task = load_task(folder)
+    assert task.notes == [f"no config.yaml: OpenEvolve's defaults apply; to use another config, name it: "
+                          f"evolve run {folder.resolve() / 'config_phase_1.yaml'}"]
+    assert load_task(folder / "config_phase_1.yaml").spec.show_artifacts is False  # the named config is read
+    prepared = new_run(folder, storage, {"iterations": 0}, ensemble=LLMEnsemble([(ScriptedProvider(), 1.0)]))
+    asyncio.run(prepared.controller.run())
+    assert prepared.controller.stats.best_score == pytest.approx((1 / 7 + 0.0 + 3) / 3)  # no feature excluded

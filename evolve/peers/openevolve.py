@@ -120,6 +120,10 @@ def read_folder(root: Path, cfg: dict[str, Any], config_path: Path) -> OpenEvolv
         "run": run,
     }
     weight = float(ev.get("llm_feedback_weight", 0.1)) if ev.get("use_llm_feedback") else None
+    others = sorted(p.name for p in root.glob("*.y*ml") if p.is_file() and p != config_path)
+    if not config_path.is_file():
+        notes.append(f"no {config_path.name}: OpenEvolve's defaults apply" + (
+            f"; to use another config, name it: evolve run {root / others[0]}" if others else ""))
     ignored = _unhonoured(cfg)
     if ignored:
         notes.append(f"{config_path.name}: not used by Evolve: {', '.join(ignored)}")
