@@ -147,7 +147,7 @@ def _shinka_database(path: Path) -> Path | None:
 
 def _has_programs_table(file: Path) -> bool:
     try:
-        with sqlite3.connect(f"file:{file}?mode=ro", uri=True) as conn:
+        with sqlite3.connect(file.as_uri() + "?mode=ro", uri=True) as conn:
             return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='programs'").fetchone() \
                 is not None
     except sqlite3.DatabaseError:
@@ -158,7 +158,7 @@ def read_shinka(database: Path) -> PeerRun:
     columns = ("id", "code", "parent_id", "generation", "timestamp", "combined_score", "public_metrics",
                "private_metrics", "text_feedback", "correct", "island_idx", "metadata")
     try:
-        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as conn:
+        with sqlite3.connect(database.as_uri() + "?mode=ro", uri=True) as conn:
             have = {row[1] for row in conn.execute("PRAGMA table_info(programs)")}
             missing = [c for c in ("id", "code", "generation") if c not in have]
             if missing:

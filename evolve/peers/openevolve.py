@@ -34,9 +34,9 @@ _ENV_REF = re.compile(r"^\$\{([^}]+)\}$")
 
 # Keys of config.yaml that Evolve reads (dotted). Anything else present in the file goes into the one note.
 _HONOURED = {
-    "max_iterations", "random_seed", "diff_based_evolution", "language", "file_suffix",
+    "max_iterations", "random_seed", "diff_based_evolution", "language",
     "llm.models", "llm.primary_model", "llm.primary_model_weight", "llm.secondary_model",
-    "llm.secondary_model_weight", "llm.evaluator_models", *(f"llm.{k}" for k in LLM_DEFAULTS),
+    "llm.secondary_model_weight", *(f"llm.{k}" for k in LLM_DEFAULTS),
     "prompt.system_message", "prompt.num_top_programs", "prompt.num_diverse_programs", "prompt.include_artifacts",
     "database.num_islands", "database.migration_interval", "database.exploitation_ratio",
     "database.feature_dimensions", "database.feature_bins", "database.random_seed",
