@@ -46,7 +46,7 @@ def test_openevolve_config_is_honoured_and_the_rest_named_in_one_note():
         6, 3, 1, "rewrite", 2)
     assert task.spec.show_artifacts is False and task.spec.cascade_thresholds == []
     assert [(f.name, f.bins) for f in task.spec.features] == [("size", 4)]
-    assert task.notes == ["config.yaml: not used by Evolve: database.population_size"]
+    assert task.notes == ["config.yaml: not used by Evolve: database: population_size"]
 
 
 def test_openevolve_evaluator_imports_evaluation_result_and_is_ranked_by_openevolves_fitness():
@@ -195,3 +195,14 @@ def test_openevolve_folder_without_config_yaml_runs_on_defaults_and_says_how_to_
     prepared = new_run(folder, storage, {"iterations": 0}, ensemble=LLMEnsemble([(ScriptedProvider(), 1.0)]))
     asyncio.run(prepared.controller.run())
     assert prepared.controller.stats.best_score == pytest.approx((1 / 7 + 0.0 + 3) / 3)  # no feature excluded
+
+
+def test_shinka_yaml_gives_generations_and_islands_and_names_the_rest(tmp_path):
+    folder = tmp_path / "with_yaml"
+    shutil.copytree(FIXTURES / "shinka_sum", folder)
+    (folder / "shinka.yaml").write_text("max_evaluation_jobs: 2\ndb_config:\n  num_islands: 3\n  archive_size: 9\n"
+                                        "evo_config:\n  num_generations: 7\n  llm_models: [gpt-x]\n")
+    task = load_task(folder)
+    assert task.spec.run == {"iterations": 7, "islands": 3}
+    assert task.notes == ["shinka.yaml: not used by Evolve: db_config: archive_size; evo_config: llm_models; "
+                          "max_evaluation_jobs (models: choose with --model)"]

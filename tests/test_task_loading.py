@@ -36,7 +36,8 @@ def test_openevolve_folder_is_accepted_unmodified():
         "openai:qwen2.5-coder:7b", "http://localhost:11434/v1", 0.8, 0.9, 2048, 120)
     assert config.num_inspirations == 3  # prompt.num_top_programs + num_diverse_programs
     (note,) = task.notes  # whatever is not honoured, in one note
-    assert note.startswith("config.yaml: not used by Evolve: checkpoint_interval, log_level, max_code_length")
+    assert note.startswith("config.yaml: not used by Evolve: checkpoint_interval, log_level, max_code_length; "
+                           "database: population_size, archive_size")
 
 
 @pytest.fixture

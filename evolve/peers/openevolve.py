@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from evolve.errors import ConfigError
-from evolve.peers import toolchains
+from evolve.peers import grouped, toolchains
 
 CONFIG = "config.yaml"
 EVALUATOR = "evaluator.py"
@@ -126,7 +126,7 @@ def read_folder(root: Path, cfg: dict[str, Any], config_path: Path) -> OpenEvolv
             f"; to use another config, name it: evolve run {root / others[0]}" if others else ""))
     ignored = _unhonoured(cfg)
     if ignored:
-        notes.append(f"{config_path.name}: not used by Evolve: {', '.join(ignored)}")
+        notes.append(f"{config_path.name}: not used by Evolve: {grouped(ignored)}")
     # OpenEvolve's fitness excludes the feature dimensions that are evaluator metrics
     exclude = [name for name in dims if name not in FEATURES]
     return OpenEvolveFolder(spec, {"fitness_exclude": exclude}, weight, notes)

@@ -3,7 +3,8 @@
 The evaluator runs as ShinkaEvolve runs it (`evaluate.py --program_path P --results_dir D`, inside the sandbox;
 see evaluators/shinka_eval.py) and reports through metrics.json and correct.json. What ShinkaEvolve keeps in
 Python launch code is read without running it: the `task_sys_msg = "..."` string of run_evo.py becomes the
-system message; a shinka.yaml beside it gives the generations, islands, migration interval and language.
+system message; a shinka.yaml (else shinka_small.yaml) beside it gives the generations, islands, migration
+interval and language.
 Everything else of shinka.yaml (its models, novelty and meta-recommendation settings, ...) is named in one note.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 import yaml
 
 from evolve.errors import ConfigError
-from evolve.peers import toolchains
+from evolve.peers import grouped, toolchains
 
 EVALUATOR = "evaluate.py"
 SEED_STEM = "initial"
@@ -70,7 +71,7 @@ def read_folder(root: Path) -> ShinkaFolder:
                   for key in values if f"{section}.{key}" not in _HONOURED]
         unused += [key for key, values in config.items() if not isinstance(values, dict)]
         if unused:
-            notes.append(f"{config_path.name}: not used by Evolve: {', '.join(unused)} (models: choose with --model)")
+            notes.append(f"{config_path.name}: not used by Evolve: {grouped(unused)} (models: choose with --model)")
     return ShinkaFolder(spec, notes)
 
 
