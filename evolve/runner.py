@@ -79,7 +79,7 @@ def new_run(task_ref: str | Path, storage: str, overrides: dict[str, Any], on_up
     store = Store(storage)
     sandbox = get_sandbox(config.sandbox)
     run_id = store.create_run(
-        task_name=task.name, task_path=str(task.root), kind=task.spec.kind, objective=task.spec.objective,
+        task_name=task.name, task_path=str(task.ref), kind=task.spec.kind, objective=task.spec.objective,
         direction=task.spec.direction, config=config.model_dump(mode="json"),
         environment=_environment(task, sandbox.describe()),
     )

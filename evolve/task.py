@@ -155,6 +155,13 @@ class Task:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def ref(self) -> Path:
+        """What load_task needs to load this same task again: the folder, or the OpenEvolve config file that
+        was named instead of the folder's config.yaml (stored with a run, so a resume reads the same one)."""
+        named = self.spec_file.suffix in (".yaml", ".yml") and self.spec_file.name not in ("task.yaml", "config.yaml")
+        return self.spec_file if named else self.root
+
     def better(self, a: float, b: float) -> bool:
         """True when score `a` is strictly better than `b` in this task's direction."""
         return a > b if self.spec.direction == "maximize" else a < b

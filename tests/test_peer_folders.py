@@ -206,3 +206,16 @@ def test_shinka_yaml_gives_generations_and_islands_and_names_the_rest(tmp_path):
     assert task.spec.run == {"iterations": 7, "islands": 3}
     assert task.notes == ["shinka.yaml: not used by Evolve: db_config: archive_size; evo_config: llm_models; "
                           "max_evaluation_jobs (models: choose with --model)"]
+
+
+def test_a_run_from_a_named_config_resumes_with_that_config(tmp_path, storage):
+    from evolve.runner import resume_run
+
+    folder = tmp_path / "phases"
+    shutil.copytree(FIXTURES / "openevolve_artifacts", folder)
+    (folder / "config.yaml").rename(folder / "config_phase_2.yaml")
+    prepared = new_run(folder / "config_phase_2.yaml", storage, {"iterations": 0},
+                       ensemble=LLMEnsemble([(ScriptedProvider(), 1.0)]))
+    asyncio.run(prepared.controller.run())
+    resumed = resume_run(prepared.run_id, storage, {}, ensemble=LLMEnsemble([(ScriptedProvider(), 1.0)]))
+    assert resumed.task.spec_file.name == "config_phase_2.yaml" and resumed.task.spec.show_artifacts is False

@@ -221,7 +221,7 @@ def import_run(path: Path, storage: str, task_ref: str | None = None,
     config = parse_run_config(settings, source=f"{task.spec_file} (run:) and the command line")
     store = Store(storage)
     run_id = store.create_run(
-        task_name=task.name, task_path=str(task.root), kind=spec.kind, objective=spec.objective,
+        task_name=task.name, task_path=str(task.ref), kind=spec.kind, objective=spec.objective,
         direction=spec.direction, config=config.model_dump(mode="json"), status="stopped",
         environment={"evolve": __version__, "imported": {"format": peer.format, "path": str(peer.path),
                                                          "programs": len(peer.programs)}},
