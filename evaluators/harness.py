@@ -26,6 +26,23 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's folder off sys.path
 import candidate_channel  # noqa: E402
+import openevolve_fitness  # noqa: E402
+
+#: Evolve's stand-ins for the modules peer evaluators import (openevolve.evaluation_result, shinka.core), last
+#: on sys.path so that a really installed package wins; evaluator_server.py gets it by importing this module.
+PEER_COMPAT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer_compat")
+if PEER_COMPAT not in sys.path:
+    sys.path.append(PEER_COMPAT)
+
+
+def load_for(path, spec):
+    """The evaluator for `spec`'s interface: a ShinkaEvolve script behind an adapter, or a module."""
+    if spec.get("interface") == "shinka":
+        import shinka_eval
+
+        sys.path.insert(0, os.path.dirname(os.path.abspath(path)))  # its helpers, as `python evaluate.py` has
+        return shinka_eval.ShinkaEvaluator(path)
+    return load(path)
 
 
 def load(path):
@@ -87,7 +104,10 @@ def _cascade(module, spec, subject, report):
             break
     if passed:
         metrics, artifacts = _split(module.evaluate(subject))
+        if "fitness_exclude" in spec:
+            openevolve_fitness.fill_fitness(metrics, spec["objective"], spec["fitness_exclude"])
         report.update(stage=0, metrics=metrics, artifacts=artifacts)
+
 
 
 def _private_result_channel():
@@ -123,7 +143,7 @@ def main():
     evaluator_path, program_path, spec_json = sys.argv[1:4]
     spec = json.loads(spec_json)
     out = _private_result_channel()
-    report = judge(lambda: load(evaluator_path), spec, lambda: _subject(spec, program_path))
+    report = judge(lambda: load_for(evaluator_path, spec), spec, lambda: _subject(spec, program_path))
     out.write(json.dumps(report, default=repr))
     out.close()
 

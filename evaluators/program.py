@@ -7,6 +7,8 @@ Two interfaces (task.yaml `interface`):
   candidate in a fresh fork (evaluator_pool.py), or, on docker, a one-off harness run per candidate. The
   candidate's folder holds only its program and the task's `candidate_files`.
 - path (OpenEvolve): one sandbox; the evaluator imports the program itself.
+- shinka (ShinkaEvolve): one sandbox; `evaluate.py --program_path P --results_dir D` runs there
+  (shinka_eval.py) and its metrics.json / correct.json are read back.
 
 Functional hashing (call interface, when the evaluator defines `probes()`): before the full evaluation the
 engine itself sends the probe calls to the worker and hashes the replies; a candidate that answers exactly like
@@ -50,8 +52,9 @@ class ProgramEvaluator:
 
     def __init__(self, *, evaluator_path: Path, program_name: str, objective: str, thresholds: list[float],
                  sandbox: Sandbox, limits: Limits, task_root: Path, interface: str = "call",
-                 candidate_files: list[Path] | None = None) -> None:
+                 candidate_files: list[Path] | None = None, peer_spec: dict | None = None) -> None:
         self.evaluator_path = evaluator_path
+        self.peer_spec = peer_spec or {}  # what a peer's format adds to the harness spec (e.g. fitness_exclude)
         self.program_name = program_name
         self.objective = objective
         self.thresholds = thresholds
@@ -79,7 +82,8 @@ class ProgramEvaluator:
                         file_size_mb=lim.file_size_mb, open_files=lim.open_files)
         return cls(evaluator_path=task.evaluator_path, program_name=task.seed_path.name, objective=spec.objective,
                    thresholds=spec.cascade_thresholds, sandbox=sandbox, limits=limits, task_root=task.root,
-                   interface=spec.interface, candidate_files=task.candidate_files)
+                   interface=spec.interface, candidate_files=task.candidate_files,
+                   peer_spec=getattr(task, "evaluator_spec", None))
 
     def evaluate(self, source: str, twin_of: TwinLookup | None = None) -> EvalResult:
         """Blocking; the controller calls it from worker threads, several at once."""
@@ -179,7 +183,8 @@ class ProgramEvaluator:
                                     readonly_paths=self.evaluator_paths, pass_fds=pass_fds, preload=(CHANNEL,))
 
     def _harness_argv(self, program: Path, spec: dict) -> list[str]:
-        full = {"objective": self.objective, "thresholds": self.thresholds, **spec}
+        full = {"objective": self.objective, "thresholds": self.thresholds, "interface": self.interface,
+                **self.peer_spec, **spec}
         return [sys.executable, "-I", str(HARNESS), str(self.evaluator_path), str(program), json.dumps(full)]
 
     def _worker_limits(self) -> Limits:

@@ -1,4 +1,5 @@
-"""The `evolve` command: run, resume, status, best, tasks, doctor, and `batch` (evolve/batch/cli.py)."""
+"""The `evolve` command: run, resume, status, best, tasks, doctor, import, convert, ui, report, store, and `batch`
+(evolve/batch/cli.py)."""
 
 from __future__ import annotations
 
@@ -293,6 +294,37 @@ def doctor() -> None:
 
 
 app.command("ui")(_friendly(ui_command))
+@app.command("import")
+@_friendly
+def import_(
+    path: Annotated[Path, typer.Argument(help="An OpenEvolve checkpoint folder (or its output folder holding "
+                                         "checkpoints/), or a ShinkaEvolve results folder (or its .sqlite file).")],
+    task: Annotated[Optional[str], typer.Option("--task", help="The task folder, when it is not found next to the "
+                                                "peer's output.")] = None,
+    storage: StorageOpt = ...,  # type: ignore[assignment]
+) -> None:
+    """Import an OpenEvolve or ShinkaEvolve run into the store, to inspect it and `evolve resume` it here."""
+    from evolve.peers.importer import import_run
+
+    done = import_run(path, storage, task)
+    console.print(f"imported {len(done.peer.programs)} programs from {done.peer.format} ({done.peer.path}) as run "
+                  f"[bold]{done.run_id}[/] · task {done.task.name} ({done.task.root}) · by status: {done.counts}",
+                  highlight=False)
+    console.print(f"inspect: evolve status {done.run_id} · evolve best {done.run_id} · continue: evolve resume "
+                  f"{done.run_id} --iterations N", highlight=False)
+
+
+@app.command()
+@_friendly
+def convert(
+    folder: Annotated[str, typer.Argument(help="An OpenEvolve task folder (interface: path).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The new task folder to write (must not exist).")],
+) -> None:
+    """Write a copy of an OpenEvolve folder that uses the tamper-proof `call` interface, if its evaluator allows."""
+    from evolve.peers.convert import convert_folder
+
+    report = convert_folder(folder, out)
+    console.print(report, highlight=False)
 
 
 def _get_run(store: Store, run_id: str) -> dict[str, Any]:

@@ -52,6 +52,9 @@ def _surely_fits(system: str, user: str, budget: int) -> bool:
     return len(system.encode()) + len(user.encode()) + 16 <= budget
 
 
+_PRIVATE_ARTIFACTS = frozenset({"private_metrics"})
+
+
 class PromptBuilder:
     """Builds mutation and repair prompts for one program task; drops inspirations, then notes, to fit."""
 
@@ -74,7 +77,7 @@ class PromptBuilder:
         """The richest prompt that fits `budget` tokens (falls back to the barest one, which the model may reject).
         `guidance`: the run's meta-guidance notes (evolve/meta_guidance.py), dropped last but one."""
         parent = sample.parent
-        notes = _notes(parent.artifacts)
+        notes = _notes(parent.artifacts) if self.task.spec.show_artifacts else ""
         attempts = [(sample.inspirations[:k], notes, guidance) for k in range(len(sample.inspirations), -1, -1)]
         attempts += [([], "", guidance), ([], "", None)]
         template = self.env.get_template("mutation.j2")
@@ -122,8 +125,10 @@ class MetaPromptBuilder:
 
 
 def _notes(artifacts: dict[str, str]) -> str:
-    """Evaluator notes worth showing the model (errors, stderr), cut to a few hundred characters."""
-    text = "\n".join(f"{k}: {v.strip()}" for k, v in artifacts.items() if v and v.strip())
+    """Evaluator notes worth showing the model (errors, stderr), cut to a few hundred characters; never the
+    metrics an evaluator keeps private (ShinkaEvolve's `private`, see evaluators/shinka_eval.py)."""
+    text = "\n".join(f"{k}: {v.strip()}" for k, v in artifacts.items()
+                     if v and v.strip() and k not in _PRIVATE_ARTIFACTS)
     return text[-_NOTE_CHARS:]
 
 

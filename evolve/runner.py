@@ -25,8 +25,9 @@ from evolve.controller import Controller, RunStats
 from evolve.errors import EvolveError
 from evolve.evaluation import Evaluator, ProgramEvaluation
 from evolve.features import resolve_dims
-from evolve.llm import LLMEnsemble, build_ensemble, build_provider, default_models, parse_model_spec
+from evolve.llm import LLMEnsemble, build_ensemble, build_provider, default_models, parse_model_spec, preflight
 from evolve.llm.types import LLMProvider
+from evolve.peers.llm_feedback import LLMFeedbackEvaluation
 from evolve.program_variation import ProgramVariation
 from evolve.prompt_variation import PromptVariation
 from evolve.store import Store
@@ -76,6 +77,7 @@ def new_run(task_ref: str | Path, storage: str, overrides: dict[str, Any], on_up
         config.models = default_models(os.environ)
     if task.spec.kind == "prompt" and config.task_model is None and task_model is None:
         config.task_model = (config.models or default_models(os.environ))[0]
+    _check_models(config, overrides, task, ensemble, task_model)
     store = Store(storage)
     sandbox = get_sandbox(config.sandbox)
     run_id = store.create_run(**run_record(task, config, sandbox.describe()))
@@ -85,7 +87,7 @@ def new_run(task_ref: str | Path, storage: str, overrides: dict[str, Any], on_up
 
 def run_record(task: Task, config: RunConfig, sandbox_info: dict[str, Any]) -> dict[str, Any]:
     """The fields of a stored run: its task, settings and everything needed to redo it (`Store.create_run`)."""
-    return {"task_name": task.name, "task_path": str(task.root), "kind": task.spec.kind,
+    return {"task_name": task.name, "task_path": str(task.ref), "kind": task.spec.kind,
             "objective": task.spec.objective, "direction": task.spec.direction,
             "config": config.model_dump(mode="json"), "environment": _environment(task, sandbox_info)}
 
@@ -99,6 +101,7 @@ def resume_run(run_ref: str, storage: str, overrides: dict[str, Any], on_update=
         raise EvolveError(f"no run '{run_ref}' in {store.shown_url} (see `evolve status`)")
     task = load_task(row["task_path"])
     config = parse_run_config({**row["config"], **overrides}, source=f"run {row['id']} in {store.shown_url}")
+    _check_models(config, overrides, task, ensemble, task_model)
     store.update_run_config(row["id"], config.model_dump(mode="json"))
     store.set_run_status(row["id"], "running")
     sandbox = get_sandbox(config.sandbox)
@@ -118,9 +121,23 @@ def _controller(store: Store, run_id: str, task: Task, config: RunConfig, sandbo
         variation = ProgramVariation(task, config.edit_mode)
         evaluator = ProgramEvaluation(ProgramEvaluator.for_task(task, sandbox, config.limits))
     dims = resolve_dims(spec.features, task.seed_source, spec.objective, spec.best_known)
+    ensemble = ensemble or build_ensemble(config.models)
+    if task.llm_feedback_weight is not None and spec.kind != "prompt":  # OpenEvolve's use_llm_feedback
+        evaluator = LLMFeedbackEvaluation(evaluator, ensemble, task.llm_feedback_weight, spec.objective,
+                                          spec.language, config.seed)
     return Controller(store=store, run_id=run_id, task=task, config=config,
-                      ensemble=ensemble or build_ensemble(config.models), variation=variation, evaluator=evaluator,
+                      ensemble=ensemble, variation=variation, evaluator=evaluator,
                       dims=dims, on_update=on_update or (lambda stats: None))
+
+
+def _check_models(config: RunConfig, overrides: dict[str, Any], task: Task, ensemble: LLMEnsemble | None,
+                  task_model: LLMProvider | None) -> None:
+    """Every configured model usable (key set, server up, model known), before the run is created or resumed."""
+    origin = "" if "models" in overrides or "models" not in task.spec.run else f"{task.spec_file.name}"
+    if ensemble is None:
+        preflight.check(config.models, origin=origin)
+    if config.task_model is not None and task_model is None:
+        preflight.check([config.task_model], origin="the task model")
 
 
 def _prompt_evaluator(task: Task, config: RunConfig, store: Store,

@@ -1,4 +1,6 @@
-"""Load a task folder: Evolve's `task.yaml`, or an OpenEvolve folder (`config.yaml`, `evaluator.py`) unmodified."""
+"""Load a task folder: Evolve's `task.yaml`, or a peer's folder unmodified: OpenEvolve (`initial_program.*`,
+`evaluator.py`, `config.yaml`; evolve/peers/openevolve.py) or ShinkaEvolve (`initial.<ext>`, `evaluate.py`;
+evolve/peers/shinka.py)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from evolve.config import FeatureSpec, LimitsSpec, config_error_from
 from evolve.errors import ConfigError
 from evolve.examples import Example, load_examples
+from evolve.peers import openevolve, shinka
 from evolve.resources import builtin_task_dirs
-
-# OpenEvolve's feature names mapped to ours; any other name is an evaluator metric.
-_OPENEVOLVE_FEATURES = {"complexity": "code_length", "diversity": "edit_distance"}
 
 
 class AnswerSpec(BaseModel):
@@ -66,7 +66,8 @@ class TaskSpec(BaseModel):
     # call: evaluate(candidate) talks to the candidate in its own sandbox (evaluators/candidate_channel.py), so
     # a candidate cannot forge its score. path: OpenEvolve's evaluate(program_path), which imports the candidate
     # into the evaluator's process (compatible, but a candidate could tamper with its own evaluation).
-    interface: Literal["call", "path"] = "call"
+    # shinka: ShinkaEvolve's `evaluate.py --program_path P --results_dir D` (like path: not tamper-proof).
+    interface: Literal["call", "path", "shinka"] = "call"
     candidate_files: list[str] = Field(default_factory=list)  # task files copied beside the candidate (drivers)
     language: str = "python"
     objective: str = "combined_score"
@@ -75,6 +76,7 @@ class TaskSpec(BaseModel):
     best_known_by: str = ""  # who holds the best known value (shown by `evolve tasks`)
     seed_score: float | None = None  # the seed's score, documented (tests check it)
     system_message: str | None = None
+    show_artifacts: bool = True  # the parent's artifacts (stderr, evaluator notes) shown in the next prompt
     limits: LimitsSpec = Field(default_factory=LimitsSpec)
     cascade_thresholds: list[float] = Field(default_factory=list)
     features: list[FeatureSpec] = Field(
@@ -98,6 +100,8 @@ class Task:
         self.spec = spec
         self.spec_file = spec_file
         self.notes = notes or []  # what the loader adapted or ignored, shown to the user
+        self.evaluator_spec: dict[str, Any] = {}  # a peer format's additions to the harness spec
+        self.llm_feedback_weight: float | None = None  # OpenEvolve's use_llm_feedback: the judge's weight
         if not spec.seeds:
             raise ConfigError(str(spec_file), "seed", "name at least one seed file")
         if (spec.kind == "prompt") != (spec.prompt is not None):
@@ -151,16 +155,25 @@ class Task:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def ref(self) -> Path:
+        """What load_task needs to load this same task again: the folder, or the OpenEvolve config file that
+        was named instead of the folder's config.yaml (stored with a run, so a resume reads the same one)."""
+        named = self.spec_file.suffix in (".yaml", ".yml") and self.spec_file.name not in ("task.yaml", "config.yaml")
+        return self.spec_file if named else self.root
+
     def better(self, a: float, b: float) -> bool:
         """True when score `a` is strictly better than `b` in this task's direction."""
         return a > b if self.spec.direction == "maximize" else a < b
 
 
 def resolve_task_path(ref: str) -> Path:
-    """A task reference is a folder path or the name of a built-in task."""
+    """A task reference is a folder path or the name of a built-in task (or an OpenEvolve config file)."""
     path = Path(ref).expanduser()
     if path.is_dir():
         return path.resolve()
+    if path.is_file() and path.suffix in (".yaml", ".yml"):
+        return path.resolve().parent
     builtin = builtin_task_dirs()
     if ref in builtin:
         return builtin[ref]
@@ -171,12 +184,18 @@ def resolve_task_path(ref: str) -> Path:
 def load_task(ref: str | Path) -> Task:
     """Load and validate a task folder; errors name the file, the field and what was expected."""
     root = resolve_task_path(str(ref))
-    native, openevolve = root / "task.yaml", root / "config.yaml"
+    native = root / "task.yaml"
     if native.is_file():
         return _load_native(root, native)
-    if openevolve.is_file():
-        return _load_openevolve(root, openevolve)
-    raise ConfigError(str(root), "", "not a task folder: expected task.yaml (or OpenEvolve's config.yaml)")
+    given = Path(ref).expanduser()
+    config = given.resolve() if given.is_file() else root / openevolve.CONFIG
+    if config.is_file() or openevolve.is_openevolve_folder(root):
+        return _load_openevolve(root, config)
+    if shinka.is_shinka_folder(root):
+        return _load_shinka(root)
+    raise ConfigError(str(root), "", "not a task folder: expected task.yaml, an OpenEvolve folder "
+                      "(initial_program.*, evaluator.py, config.yaml) or a ShinkaEvolve folder "
+                      "(initial.<ext>, evaluate.py)")
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -199,64 +218,26 @@ def _load_native(root: Path, path: Path) -> Task:
 
 
 def _load_openevolve(root: Path, path: Path) -> Task:
-    """Map the parts of OpenEvolve's config that shape a task or run; note what is ignored."""
-    cfg = _read_yaml(path)
-    notes: list[str] = []
-    db = _section(cfg, "database", path)
-    ev = _section(cfg, "evaluator", path)
-    prompt = _section(cfg, "prompt", path)
-    llm = _section(cfg, "llm", path)
-    run: dict[str, Any] = {}
-    for src, dst, section in (
-        ("max_iterations", "iterations", cfg),
-        ("random_seed", "seed", cfg),
-        ("num_islands", "islands", db),
-        ("migration_interval", "migration_interval", db),
-        ("exploitation_ratio", "exploitation", db),
-        ("parallel_evaluations", "eval_concurrency", ev),
-    ):
-        if section.get(src) is not None:
-            run[dst] = section[src]
-    if "diff_based_evolution" in cfg:
-        run["edit_mode"] = "diff" if cfg["diff_based_evolution"] else "rewrite"
-    if llm:
-        model = llm.get("primary_model") or next((m.get("name") for m in llm.get("models") or []), None)
-        notes.append(
-            f"{path.name}: the llm section (model {model!r}) is not used; choose models with --model"
-            + (f" (e.g. --model 'openai:{model}@{llm['api_base']}')" if model and llm.get("api_base") else "")
-        )
-    bins = db.get("feature_bins", 10)
-    features = [
-        {"name": _OPENEVOLVE_FEATURES.get(name, name), "bins": bins.get(name, 10) if isinstance(bins, dict) else bins}
-        for name in db.get("feature_dimensions") or ["complexity", "diversity"]
-    ]
-    limits: dict[str, Any] = {}
-    if ev.get("timeout") is not None:
-        limits["wall_s"] = ev["timeout"]
-    data = {
-        "name": root.name,
-        "seed": "initial_program.py",
-        "evaluator": "evaluator.py",
-        "interface": "path",  # OpenEvolve evaluators import the program themselves
-        "objective": "combined_score",
-        "system_message": prompt.get("system_message"),
-        "limits": limits,
-        "cascade_thresholds": ev.get("cascade_thresholds") or [] if ev.get("cascade_evaluation", True) else [],
-        "features": features,
-        "run": run,
-    }
+    """OpenEvolve's folder and config (evolve/peers/openevolve.py); `path` may not exist (all defaults)."""
+    folder = openevolve.read_folder(root, _read_yaml(path) if path.is_file() else {}, path)
+    task = _validated(root, folder.spec, path if path.is_file() else root / openevolve.EVALUATOR, folder.notes)
+    task.evaluator_spec = folder.evaluator_spec
+    task.llm_feedback_weight = folder.llm_feedback_weight
+    return task
+
+
+def _load_shinka(root: Path) -> Task:
+    """ShinkaEvolve's folder (evolve/peers/shinka.py): the evaluator is a script, run with its command line."""
+    folder = shinka.read_folder(root)
+    return _validated(root, folder.spec, root / shinka.EVALUATOR, folder.notes)
+
+
+def _validated(root: Path, data: dict[str, Any], path: Path, notes: list[str]) -> Task:
     try:
         spec = TaskSpec.model_validate(data)
     except ValidationError as exc:
         raise config_error_from(exc, str(path)) from None
     return Task(root, spec, path, notes)
-
-
-def _section(cfg: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
-    value = cfg.get(key) or {}
-    if not isinstance(value, dict):
-        raise ConfigError(str(path), key, f"expected a mapping, got {type(value).__name__}")
-    return value
 
 
 def _read_seed(path: Path) -> str:

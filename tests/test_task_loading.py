@@ -31,7 +31,13 @@ def test_openevolve_folder_is_accepted_unmodified():
     config = parse_run_config(task.spec.run, source="x")
     assert (config.iterations, config.seed, config.islands, config.edit_mode) == (40, 7, 2, "diff")
     assert config.exploitation == 0.6 and config.eval_concurrency == 2
-    assert any("llm section" in note and "qwen2.5-coder:7b" in note for note in task.notes)
+    (model,) = config.models  # the llm section: used unless --model is given
+    assert (model.label, model.base_url, model.temperature, model.top_p, model.max_tokens, model.timeout_s) == (
+        "openai:qwen2.5-coder:7b", "http://localhost:11434/v1", 0.8, 0.9, 2048, 120)
+    assert config.num_inspirations == 3  # prompt.num_top_programs + num_diverse_programs
+    (note,) = task.notes  # whatever is not honoured, in one note
+    assert note.startswith("config.yaml: not used by Evolve: checkpoint_interval, log_level, max_code_length; "
+                           "database: population_size, archive_size")
 
 
 @pytest.fixture

@@ -42,6 +42,7 @@ class ModelConfig(BaseModel):
     path: str | None = None  # local: an explicit .gguf file instead of an embedded model package
     weight: float = Field(default=1.0, ge=0.0)
     temperature: float = Field(default=0.8, ge=0.0, le=2.0)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)  # nucleus sampling; None: the server's default
     max_tokens: int = Field(default=1024, ge=1)
     timeout_s: float = Field(default=120.0, gt=0.0)
     max_retries: int = Field(default=4, ge=0)
@@ -60,6 +61,8 @@ class ModelConfig(BaseModel):
         max_tokens = int(params.pop("max_tokens", self.max_tokens))
         if self.seed is not None:
             params.setdefault("seed", self.seed)
+        if self.top_p is not None:
+            params.setdefault("top_p", self.top_p)
         return temperature, max_tokens, params
 
     @model_validator(mode="after")

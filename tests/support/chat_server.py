@@ -86,12 +86,14 @@ class ChatServer:
         slow_s: float = 2.0,
         api_key: str | None = None,
         model: str = "stub-model",
+        models: Sequence[str] = (),  # what GET /v1/models lists (default: `model` alone)
     ) -> None:
         self.replies: ReplyScript = replies if replies is not None else ["OK"]
         self.latency_s = latency_s
         self.slow_s = slow_s
         self.api_key = api_key  # when set, requests without it get 401
         self.model = model
+        self.models = list(models) or [model]
         self.requests: list[RecordedRequest] = []
         self._faults = faults
         self._fault_index = 0
@@ -222,7 +224,8 @@ class _Handler(BaseHTTPRequestHandler):
                 {
                     "object": "list",
                     "data": [
-                        {"id": self.chat.model, "object": "model", "created": 0, "owned_by": "evolve-tests"}
+                        {"id": name, "object": "model", "created": 0, "owned_by": "evolve-tests"}
+                        for name in self.chat.models
                     ],
                 },
             )

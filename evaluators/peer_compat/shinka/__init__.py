@@ -1,0 +1,1 @@
+"""Evolve's stand-in for the part of ShinkaEvolve that task evaluators import (see ../README.md)."""
