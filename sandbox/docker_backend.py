@@ -43,8 +43,8 @@ from .capture import BoundedSink
 from .env import minimal_env
 from .runner import Exit, Sinks, join_drains
 
-MEMORY = "memory limit (cgroup)"
-PROCESSES = "process limit (pids cgroup)"
+MEMORY = violation.MEMORY_CGROUP
+PROCESSES = violation.PROCESSES_CGROUP
 # the mechanism here is a cgroup
 _RELABEL = {violation.MEMORY: MEMORY, violation.MEMORY_DATA: MEMORY, violation.PROCESSES: PROCESSES}
 LABEL = "evolve.sandbox"  # every container this backend starts carries it, so leftovers can be found
