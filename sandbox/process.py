@@ -81,7 +81,7 @@ class _Chain:
         view its unprivileged children will need, and sees its work folder live (``copy_workdir=False``).
         ``cgroup``: the job's, which the candidate joins (None: no cgroup here, or the zygote, which is no job)."""
         self._iso, self._workdir, self._uid = iso, workdir, uid
-        self._rlimits = rlimits.table(limits)
+        self._rlimits = rlimits.table(limits, pids_cgroup=cgroup is not None)
         self._cgroup_fds = cgroup.procs_fds if cgroup is not None else []
         self._syscalls = syscall_filter.build(limits.allowed_syscalls)
         self._memory_mb = limits.memory_mb

@@ -179,7 +179,7 @@ class WarmSandbox:
         cgroup_fds = cgroup.procs_fds if cgroup is not None else []
         alarm = [cgroup.alarm_fd] if cgroup is not None and cgroup.alarm_fd is not None else []
         job = {
-            **job, "rlimits": rlimits.table(limits), "wall_s": limits.wall_s, "tmp_mb": limits.memory_mb,
+            **job, "rlimits": rlimits.table(limits, pids_cgroup=cgroup is not None), "wall_s": limits.wall_s, "tmp_mb": limits.memory_mb,
             "env": minimal_env(Path(job["workdir"]), result_target, env),
             "targets": [result_target, *pass_fds],
             "rebind": zygote.rebind,
