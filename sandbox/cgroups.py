@@ -42,9 +42,11 @@ _REMOVE_TIMEOUT_S = 5.0  # how long a job's processes may take to die before its
 
 @dataclass(frozen=True)
 class Usage:
-    """What a job's cgroup saw: peak memory of the whole job, OOM kills at its limit, forks its limit refused."""
+    """What a job's cgroup saw: peak memory of the whole job, times its memory limit refused a charge, OOM kills
+    at that limit, forks its pids limit refused."""
 
     peak_mem_mb: float
+    memory_refused: int
     oom_kills: int
     forks_refused: int
 
@@ -127,9 +129,13 @@ class JobCgroup:
             peak_mb = int(_read(peak)) / _MB
         except (OSError, ValueError):
             peak_mb = 0.0
-        oom = (_keyed(self._memory / "memory.events", "oom_kill") if v2.exists()
-               else _keyed(self._memory / "memory.oom_control", "oom_kill"))
-        return Usage(peak_mb, oom, _keyed(self._pids / "pids.events", "max"))
+        if v2.exists():
+            events = self._memory / "memory.events"
+            refused, oom = _keyed(events, "max"), _keyed(events, "oom_kill")
+        else:
+            refused = int(_read(self._memory / "memory.failcnt"))
+            oom = _keyed(self._memory / "memory.oom_control", "oom_kill")
+        return Usage(peak_mb, refused, oom, _keyed(self._pids / "pids.events", "max"))
 
     def close(self) -> None:
         for fd in [*self.procs_fds, *([self.alarm_fd] if self.alarm_fd is not None else [])]:
@@ -148,10 +154,11 @@ def join(procs_fds: list[int]) -> None:
 
 def account(outcome: Outcome, usage: Usage) -> Outcome:
     """The outcome with the job's own peak memory, and the cgroup's verdict where it saw the job hit a limit: an
-    OOM kill is a memory violation even if the job's first process exited cleanly (its children paid), a refused
-    fork that ended the job is a process-limit violation."""
+    OOM kill is a memory violation even if the job's first process exited cleanly (its children paid), an
+    allocation failure at the job's limit is the cgroup's (not an rlimit's), a refused fork that ended the job
+    is a process-limit violation."""
     found = outcome.violation
-    if usage.oom_kills:
+    if usage.oom_kills or (usage.memory_refused and found in (violation.MEMORY, violation.MEMORY_DATA)):
         found = violation.MEMORY_CGROUP
     elif usage.forks_refused and (outcome.returncode or found):
         found = violation.PROCESSES_CGROUP if found in (None, violation.PROCESSES) else found

@@ -12,6 +12,10 @@ libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 
 
+def call(number, *args):  # every int as a long: syscall() is variadic and reads six longs
+    return libc.syscall(number, *(ctypes.c_long(a) if isinstance(a, int) else a for a in args))
+
+
 class IoVec(ctypes.Structure):
     _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
 
