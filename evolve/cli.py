@@ -5,23 +5,34 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from evolve.controller import SeedError
 from evolve.errors import EvolveError
 from evolve.progress import RunProgress, summarize
 from evolve.runner import PreparedRun, default_storage, new_run, resume_run, settings_from_cli
+from evolve.safe_logging import install as install_safe_logging
+from evolve.safe_text import shown
 from evolve.store import SplitScore, Store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Evolve programs, prompts and kernels with LLMs, a MAP-Elites archive and a sandbox.")
 console = Console()
 err_console = Console(stderr=True)
+install_safe_logging()
+
+
+def _safe(value: object, limit: int = 300) -> str:
+    """Stored or candidate-written text for one line of rich output: control characters as visible escapes (see
+    evolve.safe_text), and rich markup escaped, so that "[bold]" from a candidate is shown, not applied."""
+    return escape(shown(value, limit, one_line=True))
 
 StorageOpt = Annotated[str, typer.Option("--storage", "-s", help="Database URL (SQLAlchemy) or SQLite file path. "
                                          "Env: EVOLVE_STORAGE.", default_factory=default_storage,
@@ -44,7 +55,7 @@ def _friendly(command):
         try:
             return command(*args, **kwargs)
         except EvolveError as exc:
-            err_console.print(f"Error: {exc.message}", markup=False, highlight=False, soft_wrap=True)
+            err_console.print(f"Error: {shown(exc.message)}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
@@ -57,12 +68,12 @@ def _run_flags(**flags: Any) -> dict[str, Any]:
 def _drive(prepared: PreparedRun, quiet: bool) -> None:
     ctl = prepared.controller
     task_model = prepared.config.task_model
-    console.print(f"[bold]run {prepared.run_id}[/] · task {prepared.task.name} · models "
-                  f"{', '.join(m.label for m in prepared.config.models)} · "
-                  + (f"task model {task_model.label} · " if task_model else "")
-                  + f"storage {prepared.store.url}")
+    console.print(f"[bold]run {prepared.run_id}[/] · task {_safe(prepared.task.name)} · models "
+                  f"{_safe(', '.join(m.label for m in prepared.config.models))} · "
+                  + (f"task model {_safe(task_model.label)} · " if task_model else "")
+                  + f"storage {_safe(prepared.store.url)}")
     for note in prepared.task.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {_safe(note, 2000)}")
     try:
         if quiet:
             reason = asyncio.run(ctl.run())
@@ -77,7 +88,7 @@ def _drive(prepared: PreparedRun, quiet: bool) -> None:
         reason = "interrupted"
     stats = ctl.stats
     fields = summarize(stats)
-    console.print(f"stopped: {reason} · {stats.completed} children · best {fields['best']}"
+    console.print(f"stopped: {_safe(reason)} · {stats.completed} children · best {fields['best']}"
                   f"{' (' + stats.best_id + ')' if stats.best_id else ''} · {fields['tokens']} · "
                   f"failures: {fields['failures']}{fields['saved']}")
     if prepared.task.spec.kind == "prompt":
@@ -161,21 +172,22 @@ def status(
         table = Table("run", "task", "status", "children", "ok", "best", "updated", title=store.url)
         for r in store.list_runs():
             best = r["hi"] if r["direction"] == "maximize" else r["lo"]
-            table.add_row(r["id"], r["task_name"], r["status"], str(r["children"] or 0), str(r["n"] or 0),
+            table.add_row(r["id"], _safe(r["task_name"]), r["status"], str(r["children"] or 0), str(r["n"] or 0),
                           "n/a" if best is None else f"{best:.6g}", _ago(r["updated_at"]))
         console.print(table)
         return
     row = _get_run(store, run_id)
     best = store.best_candidate(row["id"], row["direction"] == "maximize")
     usage = store.usage(row["id"])
-    console.print(f"[bold]run {row['id']}[/] · task {row['task_name']} ({row['task_path']})")
-    console.print(f"status: {row['status']}" + (f" ({row['stop_reason']})" if row["stop_reason"] else ""))
+    console.print(f"[bold]run {row['id']}[/] · task {_safe(row['task_name'])} ({_safe(row['task_path'])})")
+    console.print(f"status: {row['status']}" + (f" ({_safe(row['stop_reason'], 2000)})" if row["stop_reason"]
+                                                else ""))
     console.print(f"children: {store.count_candidates(row['id'], children_only=True)} of {row['config']['iterations']} · "
                   f"by status: {store.status_counts(row['id'])}")
     console.print(f"tokens: {usage.tokens:,} · cost: ${usage.cost_usd:.4f}")
     console.print(f"best {row['objective']}: " + ("n/a" if best is None else f"{best.score:.6g} ({best.id})"))
     _print_split_scores(store.split_scores(row["id"]), row["objective"])
-    console.print(f"sandbox: {row['environment'].get('sandbox')}")
+    console.print(f"sandbox: {_safe(row['environment'].get('sandbox'), 4000)}")
 
 
 @app.command()
@@ -193,11 +205,18 @@ def best(
         raise EvolveError(f"run {row['id']} has no successfully evaluated candidate yet")
     if out is not None:
         out.write_text(cand.source, encoding="utf-8")
-        err_console.print(f"wrote candidate {cand.id} ({row['objective']} = {cand.score:.6g}) to {out}")
+        err_console.print(f"wrote candidate {cand.id} ({_safe(row['objective'])} = {cand.score:.6g}) to "
+                          f"{_safe(out)}")
     else:
-        err_console.print(f"# candidate {cand.id} · {row['objective']} = {cand.score:.6g} · generation "
+        err_console.print(f"# candidate {cand.id} · {_safe(row['objective'])} = {cand.score:.6g} · generation "
                           f"{cand.generation}")
-        print(cand.source, end="" if cand.source.endswith("\n") else "\n")
+        # the exact source into a pipe or file (what a user redirects or pipes it for); on a terminal, which
+        # would act on any escape sequence in it, control characters are written as visible escapes
+        source = shown(cand.source, limit=len(cand.source)) if sys.stdout.isatty() else cand.source
+        if source != cand.source:
+            err_console.print("# control characters are shown as escapes; --out FILE or a pipe gets the exact "
+                              "source", markup=False)
+        print(source, end="" if source.endswith("\n") else "\n")
 
 
 @app.command()
@@ -227,7 +246,7 @@ def doctor() -> None:
     info = get_sandbox("auto").describe()
     table = Table("sandbox feature", "state")
     for key, value in info.items():
-        table.add_row(key, str(value))
+        table.add_row(key, _safe(value, 2000))
     console.print(table)
     keys = [k for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY") if os.environ.get(k)]
     console.print(f"API keys present: {', '.join(keys) or 'none'}")
