@@ -116,20 +116,19 @@ class JobCgroup:
     """One job's cgroup (one folder per hierarchy on v1). The engine creates it, the forked candidate joins it
     (`join`), the engine reads it when the job has ended (`usage`) and removes it (`close`)."""
 
-    def __init__(self, folders: list[Path], memory: Path, pids: Path, alarm_fd: int | None) -> None:
-        self.folders, self._memory, self._pids = folders, memory, pids
+    def __init__(self, version: int, folders: list[Path], memory: Path, pids: Path, alarm_fd: int | None) -> None:
+        self.folders, self._version, self._memory, self._pids = folders, version, memory, pids
         # one fd per hierarchy, opened here: the forked child only writes to them (no path lookups after fork)
         self.procs_fds = [os.open(f / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) for f in folders]
         self.alarm_fd = alarm_fd  # v1: readable once the memory limit OOM-killed a process; v2: None
 
     def usage(self) -> Usage:
-        v2 = self._memory / "memory.peak"
-        peak = v2 if v2.exists() else self._memory / "memory.max_usage_in_bytes"
+        peak = self._memory / ("memory.peak" if self._version == 2 else "memory.max_usage_in_bytes")
         try:
             peak_mb = int(_read(peak)) / _MB
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # memory.peak is new in Linux 5.19: the rusage figure stays
             peak_mb = 0.0
-        if v2.exists():
+        if self._version == 2:
             events = self._memory / "memory.events"
             refused, oom = _keyed(events, "max"), _keyed(events, "oom_kill")
         else:
@@ -206,11 +205,11 @@ class _Hierarchies:
                 with contextlib.suppress(OSError):  # absent without swap accounting
                     _write(memory / "memory.swap.max", "0")
                 _write(memory / "memory.oom.group", "1")
-                return JobCgroup(folders, memory, pids, None)
+                return JobCgroup(2, folders, memory, pids, None)
             _write(memory / "memory.limit_in_bytes", limit)
             with contextlib.suppress(OSError):  # absent without swap accounting
                 _write(memory / "memory.memsw.limit_in_bytes", limit)
-            return JobCgroup(folders, memory, pids, _oom_eventfd(memory))
+            return JobCgroup(1, folders, memory, pids, _oom_eventfd(memory))
         except BaseException:
             for folder in folders:
                 _remove(folder)
