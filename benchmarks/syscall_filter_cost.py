@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sandbox import linux as L  # noqa: E402
-from sandbox import syscall_filter  # noqa: E402
+from sandbox import linux as L
+from sandbox import syscall_filter
 
 CLONE_NEWUSER, AF_VSOCK = 0x10000000, 40
 

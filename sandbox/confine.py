@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 
-from . import linux as L
 from . import cgroups, rlimits, syscall_filter
+from . import linux as L
 
 
 def enter(limits: list[rlimits.RLimit], uid: int | None, ipc_memory_mb: int | None, cgroup_fds: list[int],

@@ -41,9 +41,8 @@ import traceback
 import types
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from sandbox import cgroups, confine, syscall_filter  # noqa: E402
+from sandbox import cgroups, confine, mounts, syscall_filter  # noqa: E402
 from sandbox import linux as L  # noqa: E402
-from sandbox import mounts  # noqa: E402
 
 _MAX_MESSAGE = 1 << 20
 

@@ -4,7 +4,6 @@
 # the filesystem. The syscall filter refuses them, and the candidate holds no CAP_SYS_ADMIN (x86_64 numbers).
 import ctypes
 import errno
-import os
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
