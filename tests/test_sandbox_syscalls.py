@@ -12,7 +12,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import make_toy_task
 
+from evaluators.program import ProgramEvaluator
+from evolve.errors import EvolveError
+from evolve.task import load_task
 from sandbox import Limits, get_sandbox, syscall_filter
 
 # x86_64 call numbers; each snippet prints "ok" when the door opened, else the errno name
@@ -99,3 +103,26 @@ def test_threads_and_forks_still_work_under_the_filter(backend, tmp_path):
 def test_an_unknown_group_is_refused():
     with pytest.raises(ValueError, match="unknown syscall groups"):
         syscall_filter.build(frozenset({"everything"}))
+
+
+@pytest.mark.parametrize("backend", ["process", "warm"])
+def test_a_run_that_allows_a_group_gets_that_door_open_and_no_other(backend, tmp_path):
+    """The opt-in travels through Limits to the job's own filter (on warm, on top of the zygote's open one)."""
+    code = PRELUDE + DOORS["process_vm"] + "\n" + DOORS["userfaultfd"]
+    argv = [sys.executable, "-c", code]
+    sandbox = get_sandbox(backend)
+    assert sandbox.run(argv, tmp_path, Limits(wall_s=10)).stdout.split() == ["EPERM", "EPERM"]
+    opened = sandbox.run(argv, tmp_path, Limits(wall_s=10, allowed_syscalls=frozenset({"process_vm"})))
+    assert opened.stdout.split() == ["ok", "EPERM"], opened.stderr
+
+
+def test_a_task_opts_in_by_group_in_its_task_yaml(tmp_path):
+    task_dir = make_toy_task(tmp_path / "toy")
+    yaml = task_dir / "task.yaml"
+    text = yaml.read_text()
+    yaml.write_text(text.replace("memory_mb: 512}", "memory_mb: 512, allow_syscalls: [ptrace, perf_event_open]}"))
+    evaluator = ProgramEvaluator.for_task(load_task(task_dir), get_sandbox("process"))
+    assert evaluator.limits.allowed_syscalls == {"ptrace", "perf_event_open"}
+    yaml.write_text(text.replace("memory_mb: 512}", "memory_mb: 512, allow_syscalls: [everything]}"))
+    with pytest.raises(EvolveError, match="unknown syscall group.*everything.*choose from: user_namespaces"):
+        load_task(task_dir)
