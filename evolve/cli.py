@@ -26,7 +26,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="
                   help="Evolve programs, prompts and kernels with LLMs, a MAP-Elites archive and a sandbox.")
 console = Console()
 err_console = Console(stderr=True)
-install_safe_logging()
+
+
+@app.callback()
+def _setup() -> None:
+    # every command: log records (which may quote a model's or a candidate's text) shown as data
+    install_safe_logging()
 
 
 def _safe(value: object, limit: int = 300) -> str:
