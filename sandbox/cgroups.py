@@ -42,11 +42,12 @@ _REMOVE_TIMEOUT_S = 5.0  # how long a job's processes may take to die before its
 
 @dataclass(frozen=True)
 class Usage:
-    """What a job's cgroup saw: peak memory of the whole job, times its memory limit refused a charge, OOM kills
-    at that limit, forks its pids limit refused."""
+    """What a job's cgroup saw: peak memory of the whole job, times reclaim could not keep it under its memory
+    limit (each an OOM: the kernel's OOM killer ran, or on v1 the engine ended the job first), processes the
+    OOM killer ended, forks its pids limit refused."""
 
     peak_mem_mb: float
-    memory_refused: int
+    ooms: int
     oom_kills: int
     forks_refused: int
 
@@ -130,11 +131,11 @@ class JobCgroup:
             peak_mb = 0.0
         if self._version == 2:
             events = self._memory / "memory.events"
-            refused, oom = _keyed(events, "max"), _keyed(events, "oom_kill")
-        else:
-            refused = int(_read(self._memory / "memory.failcnt"))
-            oom = _keyed(self._memory / "memory.oom_control", "oom_kill")
-        return Usage(peak_mb, refused, oom, _keyed(self._pids / "pids.events", "max"))
+            ooms, kills = _keyed(events, "oom"), _keyed(events, "oom_kill")
+        else:  # the alarm's count: nobody else reads it (the zygote's copy is only polled)
+            ooms = _eventfd_count(self.alarm_fd) if self.alarm_fd is not None else 0
+            kills = _keyed(self._memory / "memory.oom_control", "oom_kill")
+        return Usage(peak_mb, ooms, kills, _keyed(self._pids / "pids.events", "max"))
 
     def close(self) -> None:
         for fd in [*self.procs_fds, *([self.alarm_fd] if self.alarm_fd is not None else [])]:
@@ -142,6 +143,13 @@ class JobCgroup:
         self.procs_fds, self.alarm_fd = [], None
         for folder in self.folders:
             _remove(folder)
+
+
+def _eventfd_count(fd: int) -> int:
+    try:
+        return os.eventfd_read(fd)
+    except BlockingIOError:  # never signalled
+        return 0
 
 
 def join(procs_fds: list[int]) -> None:
@@ -153,15 +161,17 @@ def join(procs_fds: list[int]) -> None:
 
 def account(outcome: Outcome, usage: Usage) -> Outcome:
     """The outcome with the job's own peak memory, and the cgroup's verdict where it saw the job hit a limit: an
-    OOM kill is a memory violation even if the job's first process exited cleanly (its children paid), an
-    allocation failure at the job's limit is the cgroup's (not an rlimit's), a refused fork that ended the job
-    is a process-limit violation."""
+    OOM at the job's memory limit is a memory violation even if the job's first process exited cleanly (its
+    children paid), a refused fork that ended the job is a process-limit violation."""
     found = outcome.violation
-    if usage.oom_kills or (usage.memory_refused and found in (violation.MEMORY, violation.MEMORY_DATA)):
+    if usage.ooms or usage.oom_kills:
         found = violation.MEMORY_CGROUP
     elif usage.forks_refused and (outcome.returncode or found):
         found = violation.PROCESSES_CGROUP if found in (None, violation.PROCESSES) else found
-    return replace(outcome, peak_mem_mb=max(usage.peak_mem_mb, outcome.peak_mem_mb), violation=found)
+    # the cgroup's peak, not the largest process's resident size (which also counts pages it shares with the
+    # zygote or the engine, charged to them); the latter only where the kernel has no peak figure
+    peak = usage.peak_mem_mb or outcome.peak_mem_mb
+    return replace(outcome, peak_mem_mb=peak, violation=found)
 
 
 class _Hierarchies:
