@@ -72,7 +72,7 @@ def execute(
     alarm_fd: int | None = None,
 ) -> Outcome:
     """Run ``argv`` in ``workdir`` under ``plan`` and ``limits``; thread-safe (all state is local). The tree is
-    killed when ``alarm_fd`` turns readable (the job's cgroup OOM-killed one of its processes)."""
+    killed when ``alarm_fd`` turns readable (the job's cgroup reached its memory limit)."""
     (out_r, out_w), (err_r, err_w), (res_r, res_w) = os.pipe(), os.pipe(), os.pipe()
     start = time.monotonic()
     try:
