@@ -12,7 +12,9 @@ zygote inside the same isolation; docker = a container per run), prints
   between them), the unit the evolution loop pays per candidate, and how many of them run per second two at a
   time (the most a loop at concurrency 2 could score with no model, prompt or storage at all); and the same with
   an evaluator whose import takes 250 ms (as scipy.optimize's 0.3-0.7 s does here), which an evaluator server
-  pays once, not per candidate.
+  pays once, not per candidate;
+- on process and warm, what the job's cgroup costs (``sandbox.cgroups``): the same run with and without one,
+  interleaved, and the engine's own time to create and remove a job cgroup.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from evaluators.program import ProgramEvaluator  # noqa: E402
 from evolve.task import load_task  # noqa: E402
-from sandbox import Limits, get_sandbox  # noqa: E402
+from sandbox import Limits, cgroups, get_sandbox  # noqa: E402
 
 PASS = [sys.executable, "-c", "pass"]
 NUMPY = [sys.executable, "-c", "import numpy"]
@@ -111,6 +113,36 @@ def report(backend: str, root: Path, n: int) -> None:
     print(f"the same, the evaluator's import taking 250 ms: median {slow:.1f} ms")
 
 
+def cgroup_cost(backend: str, root: Path, n: int) -> None:
+    """`python -c pass` on `backend` with a job cgroup and without one (as on a machine where none can be used),
+    interleaved; and the create-and-remove time of a job cgroup alone."""
+    used = cgroups.hierarchies()
+    if used is None:
+        print(f"job cgroup: none here ({cgroups.describe()})")
+        return
+    with_cgroup = cgroups._selected
+    without = (None, "switched off to measure what a job cgroup costs")
+
+    def run_with(selected: tuple) -> float:
+        cgroups._selected = selected
+        try:
+            return boxed(backend, PASS, root)
+        finally:
+            cgroups._selected = with_cgroup
+
+    pairs = [(run_with(without), run_with(with_cgroup)) for _ in range(n)]
+    off, on = (statistics.median(x) * 1e3 for x in zip(*pairs))
+
+    def create_remove() -> float:
+        start = time.perf_counter()
+        with cgroups.job(LIMITS):
+            pass
+        return time.perf_counter() - start
+
+    print(f"job cgroup ({used.label}): python -c pass {off:.2f} ms without, {on:.2f} ms with "
+          f"(+{on - off:.2f} ms, {on / off:.2f}x); create + remove alone {median_ms(create_remove, n):.2f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=50, help="runs per measurement (default 50)")
@@ -120,6 +152,7 @@ def main() -> None:
         root = Path(tmp)
         for backend in ("process", "warm"):
             report(backend, root, args.n)
+            cgroup_cost(backend, root, args.n)
         if args.docker_n:
             report("docker", root, args.docker_n)
 

@@ -79,7 +79,8 @@ class ProgramEvaluator:
         address_space = lim.address_space if lim.address_space is not None else spec.kind != "kernel"
         limits = Limits(wall_s=lim.wall_s, cpu_s=lim.cpu_s or lim.wall_s, memory_mb=lim.memory_mb,
                         address_space=address_space, max_processes=lim.max_processes,
-                        file_size_mb=lim.file_size_mb, open_files=lim.open_files)
+                        file_size_mb=lim.file_size_mb, open_files=lim.open_files,
+                        allowed_syscalls=frozenset(lim.allow_syscalls))
         return cls(evaluator_path=task.evaluator_path, program_name=task.seed_path.name, objective=spec.objective,
                    thresholds=spec.cascade_thresholds, sandbox=sandbox, limits=limits, task_root=task.root,
                    interface=spec.interface, candidate_files=task.candidate_files,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -21,6 +22,7 @@ from evolve.model_selection import model_stats
 from evolve.progress import RunProgress, summarize
 from evolve.report.command import report as report_command
 from evolve.runner import PreparedRun, default_storage, new_run, resume_run, settings_from_cli
+from evolve.safe_logging import install as install_safe_logging
 from evolve.safe_text import shown
 from evolve.store import SplitScore, Store
 from evolve.ui.command import start_beside_run, ui as ui_command
@@ -29,6 +31,19 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="
                   help="Evolve programs, prompts and kernels with LLMs, a MAP-Elites archive and a sandbox.")
 console = Console()
 err_console = Console(stderr=True)
+
+
+@app.callback()
+def _setup() -> None:
+    # every command: log records (which may quote a model's or a candidate's text) shown as data
+    install_safe_logging()
+
+
+def _safe(value: object, limit: int = 300) -> str:
+    """Stored or candidate-written text for one line of rich output: control characters as visible escapes (see
+    evolve.safe_text), and rich markup escaped, so that "[bold]" from a candidate is shown, not applied."""
+    return escape(shown(value, limit, one_line=True))
+
 
 StorageOpt = Annotated[str, typer.Option("--storage", "-s", help="Database URL (SQLAlchemy) or SQLite file path. "
                                          "Env: EVOLVE_STORAGE.", default_factory=default_storage,
@@ -55,7 +70,7 @@ def _friendly(command):
         try:
             return command(*args, **kwargs)
         except EvolveError as exc:
-            err_console.print(f"Error: {exc.message}", markup=False, highlight=False, soft_wrap=True)
+            err_console.print(f"Error: {shown(exc.message)}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
@@ -69,12 +84,12 @@ def _drive(prepared: PreparedRun, quiet: bool, track: str | None = None) -> None
     ctl = prepared.controller
     feed = tracking.follow(track, prepared.store, prepared.run_id)
     task_model = prepared.config.task_model
-    console.print(f"[bold]run {prepared.run_id}[/] · task {prepared.task.name} · models "
-                  f"{', '.join(m.label for m in prepared.config.models)} · "
-                  + (f"task model {task_model.label} · " if task_model else "")
-                  + f"storage {prepared.store.shown_url}")
+    console.print(f"[bold]run {prepared.run_id}[/] · task {_safe(prepared.task.name)} · models "
+                  f"{_safe(', '.join(m.label for m in prepared.config.models))} · "
+                  + (f"task model {_safe(task_model.label)} · " if task_model else "")
+                  + f"storage {_safe(prepared.store.shown_url)}")
     for note in prepared.task.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {_safe(note, 2000)}")
     try:
         if quiet:
             ctl.on_update = tracking.chain(ctl.on_update, feed)
@@ -93,7 +108,7 @@ def _drive(prepared: PreparedRun, quiet: bool, track: str | None = None) -> None
             feed.finish()
     stats = ctl.stats
     fields = summarize(stats)
-    console.print(f"stopped: {reason} · {stats.completed} children · best {fields['best']}"
+    console.print(f"stopped: {_safe(reason)} · {stats.completed} children · best {fields['best']}"
                   f"{' (' + stats.best_id + ')' if stats.best_id else ''} · {fields['tokens']} · "
                   f"failures: {fields['failures']}{fields['saved']}")
     if prepared.task.spec.kind == "prompt":
@@ -208,17 +223,18 @@ def status(
         table = Table("run", "task", "status", "children", "ok", "best", "updated", "batch", title=store.shown_url)
         for r in store.list_runs():
             best = r["hi"] if r["direction"] == "maximize" else r["lo"]
-            table.add_row(r["id"], r["task_name"], r["status"], str(r["children"] or 0), str(r["n"] or 0),
+            table.add_row(r["id"], _safe(r["task_name"]), r["status"], str(r["children"] or 0), str(r["n"] or 0),
                           "n/a" if best is None else f"{best:.6g}", _ago(r["updated_at"]), r["batch_id"] or "")
         console.print(table)
         return
     row = _get_run(store, run_id)
     best = store.best_candidate(row["id"], row["direction"] == "maximize")
     usage = store.usage(row["id"])
-    console.print(f"[bold]run {row['id']}[/] · task {row['task_name']} ({row['task_path']})")
-    console.print(f"status: {row['status']}" + (f" ({row['stop_reason']})" if row["stop_reason"] else ""))
+    console.print(f"[bold]run {row['id']}[/] · task {_safe(row['task_name'])} ({_safe(row['task_path'])})")
+    console.print(f"status: {row['status']}" + (f" ({_safe(row['stop_reason'], 2000)})" if row["stop_reason"]
+                                                else ""))
     if row["batch_id"]:
-        console.print(f"batch {row['batch_id']} · cell {row['cell']} · params {row['params']}", markup=False,
+        console.print(f"batch {row['batch_id']} · cell {row['cell']} · params {shown(row['params'])}", markup=False,
                       highlight=False)
     console.print(f"children: {store.count_candidates(row['id'], children_only=True)} of {row['config']['iterations']} · "
                   f"by status: {store.status_counts(row['id'])}")
@@ -228,7 +244,7 @@ def status(
     for note in row["environment"].get("notes", []):
         console.print(f"[yellow]note:[/] {escape(shown(note))}", highlight=False)
     _print_split_scores(store.split_scores(row["id"]), row["objective"])
-    console.print(f"sandbox: {row['environment'].get('sandbox')}")
+    console.print(f"sandbox: {_safe(row['environment'].get('sandbox'), 4000)}")
 
 
 @app.command()
@@ -246,11 +262,18 @@ def best(
         raise EvolveError(f"run {row['id']} has no successfully evaluated candidate yet")
     if out is not None:
         out.write_text(cand.source, encoding="utf-8")
-        err_console.print(f"wrote candidate {cand.id} ({row['objective']} = {cand.score:.6g}) to {out}")
+        err_console.print(f"wrote candidate {cand.id} ({_safe(row['objective'])} = {cand.score:.6g}) to "
+                          f"{_safe(out)}")
     else:
-        err_console.print(f"# candidate {cand.id} · {row['objective']} = {cand.score:.6g} · generation "
+        err_console.print(f"# candidate {cand.id} · {_safe(row['objective'])} = {cand.score:.6g} · generation "
                           f"{cand.generation}")
-        print(cand.source, end="" if cand.source.endswith("\n") else "\n")
+        # the exact source into a pipe or file (what a user redirects or pipes it for); on a terminal, which
+        # would act on any escape sequence in it, control characters are written as visible escapes
+        source = shown(cand.source, limit=len(cand.source)) if sys.stdout.isatty() else cand.source
+        if source != cand.source:
+            err_console.print("# control characters are shown as escapes; --out FILE or a pipe gets the exact "
+                              "source", markup=False)
+        print(source, end="" if source.endswith("\n") else "\n")
 
 
 @app.command()
@@ -280,7 +303,7 @@ def doctor() -> None:
     info = get_sandbox("auto").describe()
     table = Table("sandbox feature", "state")
     for key, value in info.items():
-        table.add_row(key, str(value))
+        table.add_row(key, _safe(value, 2000))
     console.print(table)
     keys = [k for k in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY") if os.environ.get(k)]
     console.print(f"API keys present: {', '.join(keys) or 'none'}")

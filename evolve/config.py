@@ -43,6 +43,17 @@ class LimitsSpec(BaseModel):
     max_processes: int = Field(64, ge=1)
     file_size_mb: int = Field(64, ge=1)
     open_files: int = Field(256, ge=16)
+    # kernel doors the sandbox's syscall filter closes that this task needs open (sandbox.syscall_filter.GROUPS)
+    allow_syscalls: list[str] = Field(default_factory=list)
+
+    @field_validator("allow_syscalls")
+    @classmethod
+    def _known_syscall_groups(cls, value: list[str]) -> list[str]:
+        from sandbox.syscall_filter import GROUPS, unknown_groups
+
+        if unknown := unknown_groups(value):
+            raise ValueError(f"unknown syscall group(s) {', '.join(unknown)}; choose from: {', '.join(GROUPS)}")
+        return value
 
 
 class RunConfig(BaseModel):

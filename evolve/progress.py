@@ -5,9 +5,11 @@ from __future__ import annotations
 from types import TracebackType
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from evolve.controller import RunStats
+from evolve.safe_text import shown
 
 _FAILURES = ("invalid", "crashed", "timeout", "sandbox-violation", "rejected-duplicate", "rejected-novelty",
              "skipped")
@@ -37,7 +39,8 @@ class RunProgress:
                        " · failures: {task.fields[failures]}{task.fields[saved]}"),
             console=console, transient=False, refresh_per_second=4,
         )
-        self.task_id = self.progress.add_task(label, total=stats_target, best="n/a", rate="", tokens="", failures="",
+        # the label is rendered as rich markup (the "[bold]" column): the task's name must be shown, not applied
+        self.task_id = self.progress.add_task(escape(shown(label, 80, one_line=True)), total=stats_target, best="n/a", rate="", tokens="", failures="",
                                           saved="")
 
     def __enter__(self) -> RunProgress:

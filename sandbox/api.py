@@ -14,15 +14,20 @@ class Limits:
 
     wall_s: float = 60.0  # wall clock; the whole process tree is killed after it
     cpu_s: float = 60.0  # RLIMIT_CPU
-    memory_mb: int = 2048  # RLIMIT_AS (address space per process) and the size of the private /tmp
+    # the whole job's memory (cgroup: every process and its tmpfs pages), RLIMIT_AS (address space per process)
+    # and the size of the private /tmp
+    memory_mb: int = 2048
     # False: memory_mb caps RLIMIT_DATA (heap and other private writable memory) instead of the address space.
     # For CUDA: its driver reserves far more address space than any limit a job would get, and uses little of it.
-    # Shared mappings escape RLIMIT_DATA: only the wall/CPU limits and the OOM killer bound them (no cgroup yet).
+    # Shared mappings escape RLIMIT_DATA; the job's cgroup (``sandbox.cgroups``) bounds them where there is one.
     address_space: bool = True
-    max_processes: int = 64  # RLIMIT_NPROC (only meaningful for a non-root uid)
+    # processes and threads: the job's pids cgroup where there is one, and RLIMIT_NPROC (for a non-root uid)
+    max_processes: int = 64
     file_size_mb: int = 64  # RLIMIT_FSIZE
     open_files: int = 256  # RLIMIT_NOFILE
     output_bytes: int = 1 << 20  # stdout/stderr kept per stream (the rest is dropped, noted)
+    # syscall groups the filter leaves open for this run (``sandbox.syscall_filter.GROUPS``); none by default
+    allowed_syscalls: frozenset[str] = frozenset()
 
     def extended(self, extra_s: float) -> Limits:
         """These limits with `extra_s` more wall and CPU time (a party that must outlive another's deadline)."""

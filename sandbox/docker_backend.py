@@ -36,15 +36,15 @@ import requests.exceptions
 from docker.models.containers import Container
 from docker.types import LogConfig, Mount, Ulimit
 
-from . import docker_image, docker_shim, identity, probe, violation
+from . import docker_image, docker_shim, identity, probe, syscall_filter, violation
 from .api import Limits, Outcome, resolve_paths
 from .bridge import Bridge
 from .capture import BoundedSink
 from .env import minimal_env
 from .runner import Exit, Sinks, join_drains
 
-MEMORY = "memory limit (cgroup)"
-PROCESSES = "process limit (pids cgroup)"
+MEMORY = violation.MEMORY_CGROUP
+PROCESSES = violation.PROCESSES_CGROUP
 # the mechanism here is a cgroup
 _RELABEL = {violation.MEMORY: MEMORY, violation.MEMORY_DATA: MEMORY, violation.PROCESSES: PROCESSES}
 LABEL = "evolve.sandbox"  # every container this backend starts carries it, so leftovers can be found
@@ -166,7 +166,8 @@ class DockerSandbox:
             for fd in pass_fds:
                 bridge.relay(fd)
             targets = ",".join(map(str, [1, 2, result_fd, *pass_fds]))
-            shim = [self._image.python, "-I", "-S", "-c", _SHIM, BRIDGE_MOUNT, WORK_SOURCE, targets]
+            syscalls = syscall_filter.build(limits.allowed_syscalls).code.hex()
+            shim = [self._image.python, "-I", "-S", "-c", _SHIM, BRIDGE_MOUNT, WORK_SOURCE, targets, syscalls]
             container = self._client.containers.create(
                 self._image.tag,
                 entrypoint=[*shim, *self._candidate_argv(argv)],

@@ -8,12 +8,14 @@ candidate's wait status and rusage on its own ``status`` socket, so the engine g
 time and peak memory without polling container stats.
 
 First it copies the caller's work folder (bound read-only at WORK_SOURCE) into its own, a tmpfs sized by the
-memory limit.
+memory limit. The candidate gets the engine's syscall filter (``sandbox.syscall_filter``, passed as the hex of
+its instructions) on top of docker's own profile, so the same kernel doors are shut on every backend.
 
-Runs as ``python -I -S -c <this source> BRIDGE WORK_SOURCE FD,FD,... ARGV...`` under the container's
+Runs as ``python -I -S -c <this source> BRIDGE WORK_SOURCE FD,FD,... FILTER ARGV...`` under the container's
 interpreter: standard library only, and nothing of the engine is imported.
 """
 
+import ctypes
 import fcntl
 import os
 import shutil
@@ -22,6 +24,24 @@ import struct
 import sys
 
 STATUS = struct.Struct("<idd")  # wait status, cpu seconds, ru_maxrss KiB
+_PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 38, 22, 2
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _install_filter(code: bytes) -> None:
+    """Install a seccomp program (struct sock_filter[], 8 bytes an instruction) on this process."""
+    if not code:
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    buffer = ctypes.create_string_buffer(code)
+    prog = _SockFprog(len(code) // 8, ctypes.addressof(buffer))
+    for option, arg2, arg3 in ((_PR_SET_NO_NEW_PRIVS, 1, 0),
+                               (_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.addressof(prog))):
+        if libc.prctl(option, *(ctypes.c_ulong(a) for a in (arg2, arg3, 0, 0))) != 0:
+            raise OSError(ctypes.get_errno(), "prctl")
 
 
 def _connect(bridge: str, name: str, floor: int) -> int:
@@ -34,7 +54,7 @@ def _connect(bridge: str, name: str, floor: int) -> int:
 
 
 def main() -> None:
-    bridge, work_source, argv = sys.argv[1], sys.argv[2], sys.argv[4:]
+    bridge, work_source, syscalls, argv = sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[4]), sys.argv[5:]
     targets = [int(n) for n in sys.argv[3].split(",")]
     shutil.copytree(work_source, ".", symlinks=True, dirs_exist_ok=True)  # cwd: the work folder's tmpfs
     floor = max(targets) + 1  # no connection may sit on a target number before it is placed there
@@ -45,6 +65,7 @@ def main() -> None:
         for source, target in zip(sources, targets):
             os.dup2(source, target)  # inheritable; the sources are close-on-exec
         try:
+            _install_filter(syscalls)
             os.execvp(argv[0], argv)
         except OSError as exc:
             os.write(2, f"{argv[0]}: {exc.strerror}\n".encode())

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from . import rlimits
+from . import cgroups, rlimits
 from .api import Limits, Outcome
 
 PROBE_LIMITS = Limits(wall_s=30, cpu_s=10, memory_mb=1024, max_processes=16, open_files=64)
@@ -67,7 +67,9 @@ def observe(run: Callable[[list[str], Path, Limits], Outcome]) -> dict[str, obje
     if outcome.returncode != 0 or not outcome.result:
         raise ProbeFailed(f"probe exited {outcome.returncode}: {outcome.stderr.strip()[-500:]}")
     seen = json.loads(outcome.result)
-    expected = dict(zip(rlimits.NAMES, (soft for _, soft, _ in rlimits.table(PROBE_LIMITS)), strict=True))
+    pids_cgroup = cgroups.hierarchies() is not None
+    expected = dict(zip(rlimits.NAMES, (soft for _, soft, _ in rlimits.table(PROBE_LIMITS, pids_cgroup)),
+                        strict=True))
     seen["rlimits"] = [name for name, value in seen["rlimits"].items() if value == expected[name]]
     seen["oom_killed_first"] = seen.pop("oom_score_adj") == rlimits.OOM_SCORE_ADJ
     seen["shared_memory_capped"] = 0 <= seen.pop("shmmax") <= PROBE_LIMITS.memory_mb << 20

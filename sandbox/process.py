@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import confine, identity, mounts, probe, rlimits
+from . import cgroups, confine, identity, mounts, probe, rlimits, syscall_filter
 from . import linux as L
 from .api import Limits, Outcome, resolve_paths
 from .runner import Exit, execute, rusage_exit
@@ -75,11 +75,15 @@ class _Chain:
     """The per-run plan (``runner.ChildPlan``) for one isolation mode."""
 
     def __init__(self, iso: Isolation, workdir: Path, readonly: list[Path], uid: int | None, limits: Limits,
-                 hide_untraversable: bool | None = None, hidden: Sequence[Path] = (), copy_workdir: bool = True):
+                 hide_untraversable: bool | None = None, hidden: Sequence[Path] = (), copy_workdir: bool = True,
+                 cgroup: cgroups.JobCgroup | None = None):
         """``hide_untraversable`` defaults to "a uid is dropped to"; the warm zygote stays root but plans the
-        view its unprivileged children will need, and sees its work folder live (``copy_workdir=False``)."""
+        view its unprivileged children will need, and sees its work folder live (``copy_workdir=False``).
+        ``cgroup``: the job's, which the candidate joins (None: no cgroup here, or the zygote, which is no job)."""
         self._iso, self._workdir, self._uid = iso, workdir, uid
-        self._rlimits = rlimits.table(limits)
+        self._rlimits = rlimits.table(limits, pids_cgroup=cgroup is not None)
+        self._cgroup_fds = cgroup.procs_fds if cgroup is not None else []
+        self._syscalls = syscall_filter.build(limits.allowed_syscalls)
         self._memory_mb = limits.memory_mb
         hide = uid is not None if hide_untraversable is None else hide_untraversable
         self._mounts = (
@@ -153,7 +157,8 @@ class _Chain:
     def _become_candidate(self) -> None:
         if self._mounts is not None:
             os.chdir(self._workdir)  # re-enter: the folder is now the run's own tmpfs copy
-        confine.enter(self._rlimits, self._uid, self._memory_mb if self._mounts is not None else None)
+        confine.enter(self._rlimits, self._uid, self._memory_mb if self._mounts is not None else None,
+                      self._cgroup_fds, self._syscalls)
 
     # -- in the engine ---------------------------------------------------------------------------------------
     def started(self, popen: subprocess.Popen[bytes]) -> None:
@@ -206,16 +211,19 @@ def run_in_mode(
     pass_fds: Sequence[int] = (),
     hidden_paths: Sequence[Path] = (),
 ) -> Outcome:
-    """One run under ``iso``: claim a uid slot if needed, hand the workdir to it, execute."""
+    """One run under ``iso``: claim a uid slot if needed, hand the workdir to it, give it a cgroup where this
+    machine allows, execute."""
     workdir, readonly, hidden = resolve_paths(workdir, readonly_paths, hidden_paths)
     slot = identity.uid_slot() if iso.drop_uid else contextlib.nullcontext(None)
-    with slot as uid:
+    with slot as uid, cgroups.job(limits) as cgroup:
         identity.prepare_workdir(workdir, uid)
-        chain = _Chain(iso, workdir, readonly, uid, limits, hidden=hidden)
+        chain = _Chain(iso, workdir, readonly, uid, limits, hidden=hidden, cgroup=cgroup)
         try:
-            return execute(argv, workdir, limits, env, chain, pass_fds)
+            outcome = execute(argv, workdir, limits, env, chain, pass_fds,
+                              alarm_fd=cgroup.alarm_fd if cgroup is not None else None)
         finally:
             chain.close()
+        return outcome if cgroup is None else cgroups.account(outcome, cgroup.usage())
 
 
 class ProcessSandbox:
@@ -259,6 +267,7 @@ class ProcessSandbox:
             **seen,
             "env_scrubbed": True,
             "kill_tree": "pid namespace + process group" if seen["pid_namespace"] else "process group",
+            "job_limits": cgroups.describe(),
         }
 
     def _select(self) -> tuple[Isolation, dict[str, object]]:

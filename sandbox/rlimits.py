@@ -14,16 +14,19 @@ _MB = 1 << 20
 NAMES = ("CPU", "AS", "NPROC", "FSIZE", "NOFILE", "CORE")  # what describe() reports as enforced
 
 
-def table(limits: Limits) -> list[RLimit]:
+def table(limits: Limits, pids_cgroup: bool = False) -> list[RLimit]:
     """Soft and hard values per resource; CPU gets a 1 s gap so SIGXCPU arrives before the hard SIGKILL.
+    `pids_cgroup`: the job's cgroup holds max_processes for the whole job, so RLIMIT_NPROC (per uid, checked
+    first) stays only as a second line, at twice the limit.
 
     Hard values are clamped to the engine's own hard limits, which an unprivileged engine could not raise.
     """
     cpu = max(1, math.ceil(limits.cpu_s))
+    nproc = limits.max_processes * (2 if pids_cgroup else 1)
     wanted = [
         (resource.RLIMIT_CPU, cpu, cpu + 1),
         (memory_rlimit(limits), limits.memory_mb * _MB, limits.memory_mb * _MB),
-        (resource.RLIMIT_NPROC, limits.max_processes, limits.max_processes),
+        (resource.RLIMIT_NPROC, nproc, nproc),
         (resource.RLIMIT_FSIZE, limits.file_size_mb * _MB, limits.file_size_mb * _MB),
         (resource.RLIMIT_NOFILE, limits.open_files, limits.open_files),
         (resource.RLIMIT_CORE, 0, 0),

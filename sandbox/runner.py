@@ -69,8 +69,10 @@ def execute(
     env: Mapping[str, str] | None,
     plan: ChildPlan,
     pass_fds: Sequence[int] = (),
+    alarm_fd: int | None = None,
 ) -> Outcome:
-    """Run ``argv`` in ``workdir`` under ``plan`` and ``limits``; thread-safe (all state is local)."""
+    """Run ``argv`` in ``workdir`` under ``plan`` and ``limits``; thread-safe (all state is local). The tree is
+    killed when ``alarm_fd`` turns readable (the job's cgroup reached its memory limit)."""
     (out_r, out_w), (err_r, err_w), (res_r, res_w) = os.pipe(), os.pipe(), os.pipe()
     start = time.monotonic()
     try:
@@ -95,7 +97,7 @@ def execute(
     sinks = Sinks(limits)
     drains = sinks.drain(out_r, err_r, res_r)
     plan.started(popen)
-    timed_out, wait_status, rusage = _wait(popen, limits.wall_s, plan)
+    timed_out, wait_status, rusage = _wait(popen, limits.wall_s, plan, alarm_fd)
     wall_s = time.monotonic() - start
     join_drains(drains)
     return sinks.outcome(plan.exit(wait_status, rusage), timed_out, wall_s, limits)
@@ -142,13 +144,15 @@ class Sinks:
 
 
 def _wait(
-    popen: subprocess.Popen[bytes], wall_s: float, plan: ChildPlan
+    popen: subprocess.Popen[bytes], wall_s: float, plan: ChildPlan, alarm_fd: int | None
 ) -> tuple[bool, int, resource.struct_rusage]:
-    """Wait for the direct child until the deadline (pidfd: no polling), killing the tree if it passes."""
+    """Wait for the direct child until the deadline (pidfd: no polling), killing the tree if it passes or the
+    alarm goes off."""
     pidfd = os.pidfd_open(popen.pid)
     try:
-        timed_out = not _readable(pidfd, wall_s)
-        if timed_out:
+        fired = _first_readable([pidfd] if alarm_fd is None else [pidfd, alarm_fd], wall_s)
+        timed_out = fired is None
+        if fired != pidfd:
             plan.kill()
             if not _readable(pidfd, _KILL_GRACE_S):
                 os.killpg(popen.pid, signal.SIGKILL)
@@ -161,6 +165,13 @@ def _wait(
 
 
 def _readable(fd: int, timeout_s: float) -> bool:
+    return _first_readable([fd], timeout_s) is not None
+
+
+def _first_readable(fds: list[int], timeout_s: float) -> int | None:
+    """The first of `fds` to turn readable within `timeout_s`, or None."""
     poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(math.ceil(max(0.0, timeout_s) * 1000)))
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    ready = poller.poll(math.ceil(max(0.0, timeout_s) * 1000))
+    return ready[0][0] if ready else None

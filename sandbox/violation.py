@@ -27,6 +27,9 @@ CPU = "cpu time limit"
 FILE_SIZE = "file size limit"
 PROCESSES = "process limit (RLIMIT_NPROC)"
 TIMEOUT = "timeout"
+# the whole job's limits, where a cgroup holds them (see ``sandbox.cgroups``; docker's containers are cgroups too)
+MEMORY_CGROUP = "memory limit (cgroup)"
+PROCESSES_CGROUP = "process limit (pids cgroup)"
 
 _PATTERNS = (
     (

@@ -26,7 +26,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from . import identity, mounts, probe, rlimits
+from . import cgroups, identity, mounts, probe, rlimits, syscall_filter
 from .api import Limits, Outcome, resolve_paths
 from .capture import BoundedSink, pump
 from .env import minimal_env
@@ -38,9 +38,12 @@ ZYGOTE = Path(__file__).resolve().with_name("zygote.py")
 # the folder holding them, which in a checkout is the whole repository with its tests and history
 OWN_CODE = (ZYGOTE.parent, ZYGOTE.parent.with_name("evaluators"))
 # address_space=False: the zygote keeps the engine's address space limit (none, normally), so that a job that
-# caps only data memory (CUDA, see Limits) is not held to the zygote's cap, which it could not raise
+# caps only data memory (CUDA, see Limits) is not held to the zygote's cap, which it could not raise. Every
+# syscall group open: the zygote mounts each job's view, and each job installs its own filter on top (filters
+# stack, the strictest wins), so a task's opt-in holds on this backend too.
 _ZYGOTE_LIMITS = Limits(wall_s=7 * 86400, cpu_s=365 * 86400, memory_mb=1 << 20, address_space=False,
-                        max_processes=1 << 16, file_size_mb=1 << 20, open_files=4096)
+                        max_processes=1 << 16, file_size_mb=1 << 20, open_files=4096,
+                        allowed_syscalls=frozenset(syscall_filter.GROUPS))
 _MAX_ZYGOTES = 8
 _REPORT_GRACE_S = 10.0  # beyond the job's wall limit, how long to wait for the zygote's report
 _REPORT_CAP = 1 << 16  # bytes; a report is a few dozen
@@ -157,29 +160,34 @@ class WarmSandbox:
 
     def _run_on(self, zygote: _Zygote, job: dict, limits: Limits, env: Mapping[str, str] | None,
                 pass_fds: Sequence[int]) -> Outcome:
-        with identity.uid_slot() as uid:
+        with identity.uid_slot() as uid, cgroups.job(limits) as cgroup:
             folder = zygote.job_dir()
             try:
                 shutil.copytree(job["workdir"], folder, dirs_exist_ok=True, symlinks=True)
                 identity.prepare_workdir(folder, uid)
-                return self._run(zygote, {**job, "jobdir": str(folder), "uid": uid}, limits, env, pass_fds)
+                outcome = self._run(zygote, {**job, "jobdir": str(folder), "uid": uid}, limits, env, pass_fds,
+                                    cgroup)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
+            return outcome if cgroup is None else cgroups.account(outcome, cgroup.usage())
 
     def _run(self, zygote: _Zygote, job: dict, limits: Limits, env: Mapping[str, str] | None,
-             pass_fds: Sequence[int]) -> Outcome:
+             pass_fds: Sequence[int], cgroup: cgroups.JobCgroup | None) -> Outcome:
         result_target = max([2, *pass_fds]) + 1
         pipes = [os.pipe() for _ in range(4)]  # stdout, stderr, result, report
         (out_r, out_w), (err_r, err_w), (res_r, res_w), (rep_r, rep_w) = pipes
+        cgroup_fds = cgroup.procs_fds if cgroup is not None else []
+        alarm = [cgroup.alarm_fd] if cgroup is not None and cgroup.alarm_fd is not None else []
         job = {
-            **job, "rlimits": rlimits.table(limits), "wall_s": limits.wall_s, "tmp_mb": limits.memory_mb,
+            **job, "rlimits": rlimits.table(limits, pids_cgroup=cgroup is not None), "wall_s": limits.wall_s, "tmp_mb": limits.memory_mb,
             "env": minimal_env(Path(job["workdir"]), result_target, env),
             "targets": [result_target, *pass_fds],
             "rebind": zygote.rebind,
+            "cgroup_fds": len(cgroup_fds), "alarm": bool(alarm), "syscalls": sorted(limits.allowed_syscalls),
         }
         start = time.monotonic()
         try:
-            zygote.submit(job, [out_w, err_w, res_w, rep_w, *pass_fds])
+            zygote.submit(job, [out_w, err_w, res_w, rep_w, *cgroup_fds, *alarm, *pass_fds])
         except OSError:
             for fd in (out_r, out_w, err_r, err_w, res_r, res_w, rep_r, rep_w):
                 os.close(fd)
@@ -229,6 +237,7 @@ class WarmSandbox:
             **observed,
             "env_scrubbed": True,
             "kill_tree": "pid namespace per job",
+            "job_limits": cgroups.describe(),
         }
 
     def close(self) -> None:

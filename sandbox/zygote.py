@@ -16,8 +16,10 @@ namespace's init: when it ends the kernel kills everything it started (double fo
 the zygote reads its exit status and resource use straight from wait4. On these machines a fork of the zygote
 and the exit of that copy cost 1-2 ms of CPU, most of a job; a supervisor process per job cost one more of each.
 
-A job arrives as one SEQPACKET message: JSON plus the fds [stdout, stderr, result, report, *pass_fds]; the
-zygote writes one JSON report (wait status, cpu, peak memory, timed out) to the report fd when the job ends.
+A job arrives as one SEQPACKET message: JSON plus the fds [stdout, stderr, result, report, *cgroup.procs files,
+alarm (if any), *pass_fds]; C joins the job's cgroup first thing, and the zygote kills the job when the alarm
+(the cgroup's OOM eventfd) turns readable. The zygote writes one JSON report (wait status, cpu, peak memory,
+timed out) to the report fd when the job ends.
 C runs a Python argv in-process (`python [-flags] script args` or `-c code`) because this interpreter is
 already warm; the script is compiled once by the zygote and the code object reused by every later job (the
 harness and the candidate channel otherwise cost a compile each); anything else is exec'd.
@@ -39,9 +41,8 @@ import traceback
 import types
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from sandbox import confine  # noqa: E402
+from sandbox import cgroups, confine, mounts, syscall_filter  # noqa: E402
 from sandbox import linux as L  # noqa: E402
-from sandbox import mounts  # noqa: E402
 
 _MAX_MESSAGE = 1 << 20
 
@@ -56,10 +57,11 @@ def preload() -> None:
 
 
 class _Job:
-    """A running job as the zygote sees it: C's pid and pidfd, its deadline and where its report goes."""
+    """A running job as the zygote sees it: C's pid and pidfd, its deadline, its cgroup's alarm (or None) and
+    where its report goes."""
 
-    def __init__(self, pid: int, report_fd: int, deadline: float) -> None:
-        self.pid, self.report_fd, self.deadline = pid, report_fd, deadline
+    def __init__(self, pid: int, report_fd: int, deadline: float, alarm_fd: int | None) -> None:
+        self.pid, self.report_fd, self.deadline, self.alarm_fd = pid, report_fd, deadline, alarm_fd
         self.pidfd = os.pidfd_open(pid)
         self.timed_out = False
 
@@ -70,6 +72,7 @@ def serve(control: socket.socket) -> None:
     selector = selectors.DefaultSelector()
     selector.register(control, selectors.EVENT_READ)
     jobs: dict[int, _Job] = {}  # pidfd -> job
+    alarms: dict[int, _Job] = {}  # alarm fd -> job
     while True:
         now = time.monotonic()
         for job in jobs.values():
@@ -78,8 +81,17 @@ def serve(control: socket.socket) -> None:
                 signal.pidfd_send_signal(job.pidfd, signal.SIGKILL)  # pid 1 of the job's namespace: all of it dies
         waiting = [job.deadline - now for job in jobs.values() if not job.timed_out]
         for key, _ in selector.select(max(0.0, min(waiting)) if waiting else None):
-            if key.fileobj is not control:
-                _finish(jobs.pop(key.fd), selector)
+            if key.fd in alarms:  # its cgroup's memory limit was hit: the whole job ends
+                selector.unregister(key.fd)
+                signal.pidfd_send_signal(alarms.pop(key.fd).pidfd, signal.SIGKILL)
+                continue
+            if key.fd in jobs:
+                job = jobs.pop(key.fd)
+                if alarms.pop(job.alarm_fd, None) is not None:
+                    selector.unregister(job.alarm_fd)
+                _finish(job, selector)
+                continue
+            if key.fileobj is not control:  # an alarm of a job that ended in this same round
                 continue
             try:
                 data, fds, _, _ = socket.recv_fds(control, _MAX_MESSAGE, 64)
@@ -91,22 +103,27 @@ def serve(control: socket.socket) -> None:
             if job is not None:
                 jobs[job.pidfd] = job
                 selector.register(job.pidfd, selectors.EVENT_READ)
+                if job.alarm_fd is not None:
+                    alarms[job.alarm_fd] = job
+                    selector.register(job.alarm_fd, selectors.EVENT_READ)
 
 
 def _start(spec: dict, fds: list[int], own_pid_ns: int) -> _Job | None:
-    """Fork C as the init of a fresh PID namespace; the zygote keeps only the report fd."""
+    """Fork C as the init of a fresh PID namespace; the zygote keeps only the report fd and the alarm."""
     report_fd = fds[3]
+    alarm_fd = fds[4 + int(spec["cgroup_fds"])] if spec["alarm"] else None
     job = None
     try:
         _compile_script(spec["argv"])
         _preload_modules(spec.get("preload", []))
+        syscall_filter.build(frozenset(spec["syscalls"]))  # built here once per set, so C only installs it
         L.setns(own_pid_ns, L.CLONE_NEWPID)  # the last job's namespace is no longer the one children get
         L.unshare(L.CLONE_NEWPID)
         pid = os.fork()
         if pid == 0:
             _candidate(spec, fds)
         try:
-            job = _Job(pid, report_fd, time.monotonic() + float(spec["wall_s"]))
+            job = _Job(pid, report_fd, time.monotonic() + float(spec["wall_s"]), alarm_fd)
         except BaseException:  # e.g. out of fds for its pidfd: a job nobody watches must not run
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
@@ -115,7 +132,7 @@ def _start(spec: dict, fds: list[int], own_pid_ns: int) -> _Job | None:
         _report(report_fd, {"error": f"warm sandbox job failed to start: {type(exc).__name__}: {exc}"})
     finally:
         for fd in fds:  # only the job holds its pipes: their ends see EOF when it ends
-            if fd != report_fd:
+            if fd != report_fd and (fd != alarm_fd or job is None):
                 os.close(fd)
     return job
 
@@ -124,6 +141,8 @@ def _finish(job: _Job, selector: selectors.BaseSelector) -> None:
     """C has ended: reap it and report."""
     selector.unregister(job.pidfd)
     os.close(job.pidfd)
+    if job.alarm_fd is not None:
+        os.close(job.alarm_fd)
     _, status, usage = os.wait4(job.pid, 0)
     _report(job.report_fd, {"status": status, "cpu_s": usage.ru_utime + usage.ru_stime,
                             "maxrss_kb": usage.ru_maxrss, "timed_out": job.timed_out})
@@ -167,11 +186,13 @@ def _candidate(job: dict, fds: list[int]) -> None:
     its rlimits, run argv. Never returns."""
     code = 1
     try:
+        out, err, result, _report, *rest = fds
+        cgroup_fds, passed = rest[:int(job["cgroup_fds"])], rest[int(job["cgroup_fds"]) + bool(job["alarm"]):]
+        cgroups.join(cgroup_fds)  # first: all the job does, its work folder's copy included, counts in it
         L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)
         L.prctl(L.PR_SET_DUMPABLE, 0)
         os.setsid()
         _mount_job_view(job)
-        out, err, result, _report, *passed = fds
         targets = [int(t) for t in job["targets"]]  # result fd number, then one per passed fd
         # park every fd above both the received numbers and the targets, so no dup2 clobbers a pending one
         base = max([2, *targets, *fds]) + 1
@@ -192,7 +213,8 @@ def _candidate(job: dict, fds: list[int]) -> None:
         os.chdir(job["workdir"])
         os.environ.clear()
         os.environ.update(job["env"])
-        confine.enter([tuple(r) for r in job["rlimits"]], int(job["uid"]), int(job["tmp_mb"]))
+        confine.enter([tuple(r) for r in job["rlimits"]], int(job["uid"]), int(job["tmp_mb"]), [],
+                      syscall_filter.build(frozenset(job["syscalls"])))
         code = _run(job["argv"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
