@@ -102,8 +102,8 @@ def test_a_hostile_seed_error_is_shown_as_data(tmp_path):
     seed = SEED.replace("    return 1\n", f"    raise RuntimeError({PAYLOAD!r})\n")
     task = hostile_task(tmp_path / "task", seed)
     storage = f"sqlite:///{tmp_path / 'evolve.db'}"
-    code, output = in_terminal("run", str(task), "-n", "1", "--storage", storage, "--model", "openai:x@http://"
-                               "127.0.0.1:9/v1")
+    code, output = in_terminal("run", str(task), "-n", "1", "--storage", storage, "--model",
+                               "scripted:random-edits")
     assert code == 2, output
     seen = assert_only_data(output)
     assert "\\x1b]0;pwned-title" in seen and "\\x9b31mc1-marker" in seen  # shown, as visible escapes

@@ -123,7 +123,7 @@ def test_a_kernel_run_without_cuda_stops_at_the_seed_with_a_clear_error(tmp_path
     import sys
 
     proc = subprocess.run([sys.executable, "-m", "evolve", "run", "kernel_row_softmax", "-n", "1", "-q",
-                           "--model", "openai:none@http://127.0.0.1:9/v1", "--storage",
+                           "--model", "scripted:random-edits", "--storage",
                            f"sqlite:///{tmp_path / 'k.db'}"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2, proc.stderr
     assert "cannot be evaluated on this machine" in proc.stderr and "no CUDA device" in proc.stderr
