@@ -21,7 +21,9 @@ from __future__ import annotations
 import json
 import math
 import re
+import shlex
 import shutil
+import sys
 import tempfile
 import threading
 import weakref
@@ -37,8 +39,12 @@ _TAIL = 3000  # characters of a command's output kept as an artifact
 _REASON_CHARS = 800  # of those, what the failure's reason (the next prompt's feedback) quotes
 _KEY_VALUE = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*=\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
 # the score command, then its metrics file (if it wrote one) relayed on the sandbox's result channel: a job's
-# writes to its folder do not come back from every backend
-_RELAY = '( {command}\n); rc=$?; if [ -s "$EVOLVE_METRICS" ]; then cat "$EVOLVE_METRICS" >&"$EVOLVE_RESULT_FD"; fi; exit $rc'
+# writes to its folder do not come back from every backend; the relay is Python because sh takes only
+# one-digit fds in a redirection
+_COPY = ("import os; os.write(int(os.environ['EVOLVE_RESULT_FD']), "
+         "open(os.environ['EVOLVE_METRICS'], 'rb').read(1 << 20))")
+_RELAY = ('( {command}\n); rc=$?; if [ -s "$EVOLVE_METRICS" ]; then ' + shlex.quote(sys.executable)
+          + " -I -c " + shlex.quote(_COPY) + "; fi; exit $rc")
 
 
 class RepoEvaluator:

@@ -158,3 +158,25 @@ def test_metrics_contract_json_line_key_value_lines_or_metrics_file():
     assert parse_metrics("time_s = 0.25\nruns=3\nnoise\n", None) == {"time_s": 0.25, "runs": 3.0}
     assert parse_metrics("{\"time_s\": 9}", b"{\"time_s\": 1.5}") == {"time_s": 1.5}
     assert parse_metrics("nothing here\n", None) == {}
+
+
+@pytest.mark.parametrize("backend", ["process", "warm"])
+def test_a_metrics_file_comes_back_from_each_backend_and_a_failing_score_is_invalid(checkout, backend):
+    from evaluators.repo import RepoEvaluator
+    from sandbox import get_sandbox
+
+    try:
+        sandbox = get_sandbox(backend)
+    except RuntimeError as exc:  # warm needs root
+        pytest.skip(f"{backend} sandbox unavailable here: {exc}")
+    writes = repo_task_from_flags(checkout, [TARGET], "true", "echo '{\"time_s\": 2}' > \"$EVOLVE_METRICS\"; echo x",
+                                  objective="time_s")
+    fails = repo_task_from_flags(checkout, [TARGET], "true", "echo time_s=1; exit 3", objective="time_s")
+    for task, status, expected in ((writes, "ok", {"time_s": 2.0}), (fails, "invalid", {})):
+        evaluator = RepoEvaluator.for_task(task, sandbox)
+        try:
+            result = evaluator.evaluate(task.seed_source)
+        finally:
+            evaluator.close()
+        assert (result.status, result.metrics) == (status, expected), result.reason
+    assert "the score command `echo time_s=1; exit 3` failed on the unchanged checkout (exit 3)" in result.reason
