@@ -76,7 +76,7 @@ class RepoEvaluator:
         try:
             shutil.copytree(self._tracked_copy(), work, symlinks=True, dirs_exist_ok=True)
             for rel, text in files.items():
-                (work / rel).write_text(text, encoding="utf-8")
+                _replace_file(work / rel, text)
             check = self.sandbox.run(["/bin/sh", "-c", self.task.spec.check], work, self.limits)
             failed = _failure(check, "check", self.task.spec.check, seed, self.limits)
             if failed is not None:
@@ -99,7 +99,7 @@ class RepoEvaluator:
                         (snapshot / rel).parent.mkdir(parents=True, exist_ok=True)
                         shutil.copy2(src, snapshot / rel, follow_symlinks=False)
                 for rel, text in self.task.originals.items():
-                    (snapshot / rel).write_text(text, encoding="utf-8")
+                    _replace_file(snapshot / rel, text)
                 self._snapshot = snapshot
             return self._snapshot
 
@@ -110,13 +110,19 @@ class RepoEvaluator:
             shutil.rmtree(snapshot, ignore_errors=True)
 
 
+def _replace_file(path: Path, text: str) -> None:
+    """Write a new file in place of `path`: should `path` be a link, the link goes, its target is untouched."""
+    path.unlink(missing_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
 def _output(outcome: Outcome) -> str:
     return (outcome.stdout.strip() + "\n" + outcome.stderr.strip()).strip()[-_TAIL:]
 
 
 def _usage(*runs: Outcome) -> dict:
-    return dict(wall_s=sum(o.wall_s for o in runs), cpu_s=sum(o.cpu_s for o in runs),
-                peak_mem_mb=max(o.peak_mem_mb for o in runs), returncode=runs[-1].returncode)
+    return {"wall_s": sum(o.wall_s for o in runs), "cpu_s": sum(o.cpu_s for o in runs),
+            "peak_mem_mb": max(o.peak_mem_mb for o in runs), "returncode": runs[-1].returncode}
 
 
 def _failure(outcome: Outcome, role: str, command: str, seed: str, limits: Limits,

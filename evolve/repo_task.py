@@ -90,6 +90,7 @@ class RepoTask:
         self._check_size(where)
         self.originals = originals if originals is not None else self._read_targets(where)
         self.targets = [_find_target(self.originals, ref, where) for ref in spec.evolve]
+        _check_disjoint(self.targets, where)
         self.seed_source = join_functions(
             (t, _dedent(self.originals[t.file].splitlines(keepends=True)[t.start:t.end], t.indent))
             for t in self.targets)
@@ -122,16 +123,19 @@ class RepoTask:
             rel = _split_ref(ref, where)[0]
             if rel not in self.tracked:
                 raise ConfigError(where, "evolve", f"{ref!r}: {rel!r} is not a file tracked by git in {self.root}")
+            if (self.root / rel).is_symlink():  # children write this file: never through a link, out of the copy
+                raise ConfigError(where, "evolve", f"{ref!r}: {rel!r} is a symbolic link; name the file it points to")
             originals[rel] = (self.root / rel).read_text(encoding="utf-8")
         return originals
 
     def _describe(self) -> str:
         """The task for the model: which functions, and their files around them as read-only context."""
         refs = ", ".join(f"`{t.ref}`" for t in self.targets)
-        parts = [f"Improve the function(s) {refs} of a Python repository. Each is shown under its "
+        intro = (f"Improve the function(s) {refs} of a Python repository. Each is shown under its "
                  f"`{HEADER}FILE::NAME` line: keep those lines, each function's name and signature (the rest "
                  "of the repository calls it) and its behaviour, which the repository's tests check. Define any "
-                 "helper inside the function. The rest of each file is read-only context:"]
+                 "helper inside the function. The rest of each file is read-only context:")
+        parts = [intro]
         for rel in self.originals:
             lines = self.originals[rel].splitlines(keepends=True)
             for t in sorted((t for t in self.targets if t.file == rel), key=lambda t: -t.start):
@@ -256,6 +260,15 @@ def _find_target(originals: dict[str, str], ref: str, where: str) -> Target:
     return Target(rel, qualname, start, node.end_lineno, line[:node.col_offset])
 
 
+def _check_disjoint(targets: list[Target], where: str) -> None:
+    """Each function once, and none inside another (their spans are replaced independently)."""
+    for i, a in enumerate(targets):
+        for b in targets[i + 1:]:
+            if a.file == b.file and a.start < b.end and b.start < a.end:
+                raise ConfigError(where, "evolve", f"{a.ref!r} and {b.ref!r} overlap: name each function once, "
+                                  "and not one inside the other")
+
+
 def _split_ref(ref: str, where: str) -> tuple[str, str]:
     rel, sep, qualname = ref.partition("::")
     if not sep or not rel or not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", qualname):
@@ -268,7 +281,7 @@ def _split_ref(ref: str, where: str) -> tuple[str, str]:
 
 
 def _dedent(lines: list[str], indent: str) -> str:
-    return "".join(line[len(indent):] if line.startswith(indent) else line for line in lines)
+    return "".join(line.removeprefix(indent) for line in lines)
 
 
 def _indent(text: str, indent: str) -> list[str]:
@@ -277,11 +290,16 @@ def _indent(text: str, indent: str) -> list[str]:
     return [indent + line if line.strip() else line for line in lines]
 
 
-def _git(root: Path, *args: str, check: bool = True) -> str:
+def _run_git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     try:
-        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60)
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60,
+                              check=False)
     except FileNotFoundError:
         raise EvolveError("git is not installed: repository tasks need it (e.g. apt-get install git)") from None
+
+
+def _git(root: Path, *args: str, check: bool = True) -> str:
+    done = _run_git(root, *args)
     if done.returncode != 0 and check:
         raise EvolveError(done.stderr.strip() or f"git {' '.join(args)} failed")
     return done.stdout.strip() if done.returncode == 0 else ""
@@ -291,7 +309,7 @@ def tracked_files(root: Path, where: str) -> set[str]:
     """The checkout's tracked files (relative, POSIX); refuses a path that is not the top of a git checkout."""
     if not root.is_dir():
         raise ConfigError(where, "repo", f"{root} is not a folder")
-    top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    top = _run_git(root, "rev-parse", "--show-toplevel")
     if top.returncode != 0 or Path(top.stdout.strip()).resolve() != root.resolve():
         raise ConfigError(where, "repo", f"{root} is not the top folder of a git checkout (git rev-parse "
                           "--show-toplevel" + (f" says {top.stdout.strip()}" if top.returncode == 0 else " fails")

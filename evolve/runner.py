@@ -18,8 +18,8 @@ from typing import Any
 
 from evaluators.answers import make_judge
 from evaluators.program import ProgramEvaluator
-from evaluators.repo import RepoEvaluator
 from evaluators.prompt import PromptEvaluator
+from evaluators.repo import RepoEvaluator
 from evolve import __version__
 from evolve.config import RunConfig, parse_run_config
 from evolve.controller import Controller, RunStats
@@ -29,9 +29,9 @@ from evolve.features import resolve_dims
 from evolve.llm import LLMEnsemble, build_ensemble, build_provider, default_models, parse_model_spec
 from evolve.llm.types import LLMProvider
 from evolve.program_variation import ProgramVariation
+from evolve.prompt_variation import PromptVariation
 from evolve.repo_task import RepoTask, repo_task_from_record
 from evolve.repo_variation import RepoVariation
-from evolve.prompt_variation import PromptVariation
 from evolve.store import Store
 from evolve.task import Task, load_task
 from evolve.variation import Variation

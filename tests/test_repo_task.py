@@ -96,7 +96,7 @@ def test_a_run_keeps_the_faster_child_refuses_the_broken_one_and_exports_a_patch
     assert "seen.get(target - v, 0)" in (checkout / "slowstats/pairs.py").read_text()
     assert git(checkout, "diff", "--stat").count("|") == 1  # one file changed, nothing else
     tests = subprocess.run(["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=checkout,
-                           capture_output=True, text=True)
+                           capture_output=True, text=True, check=False)
     assert tests.returncode == 0, tests.stdout
 
 
@@ -129,8 +129,12 @@ def test_the_task_yaml_form_loads_the_same_task(checkout):
     (lambda repo: {"evolve": ["slowstats/pairs.py::nope"]}, "no function 'nope' at the top level"),
     (lambda repo: {"evolve": ["slowstats/pairs.py"]}, "expected FILE::function"),
     (lambda repo: {"max_repo_mb": 0.001}, "over the 0.001 MB"),
+    (lambda repo: {"evolve": [TARGET, TARGET]}, "overlap: name each function once"),
+    (lambda repo: {"evolve": ["linked.py::count_pairs_with_sum"]}, "'linked.py' is a symbolic link"),
 ])
 def test_bad_input_is_one_clear_line_before_anything_runs(checkout, change, message):
+    (checkout / "linked.py").symlink_to(checkout / "slowstats" / "pairs.py")
+    git(checkout, "add", "linked.py")
     args = {"repo": checkout, "evolve": [TARGET], "check": CHECK, "score": "python bench.py", **change(checkout)}
     with pytest.raises(EvolveError, match=message):
         repo_task_from_flags(args.pop("repo"), args.pop("evolve"), args.pop("check"), args.pop("score"), **args)
