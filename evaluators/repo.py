@@ -3,7 +3,8 @@
 Each child gets a fresh copy of the checkout's tracked files (a private snapshot taken once, when evaluation
 starts, so edits to the checkout during a run do not leak in; the user's checkout is only read) with the
 candidate's functions written in. Two shell commands run in the sandbox, in that copy, each under the task's
-limits, with Evolve's interpreter first on PATH (its site-packages are readable, the copy is the work folder):
+limits, with Evolve's interpreter first on PATH (its site-packages are readable, the copy is the work folder,
+and first on PYTHONPATH, ahead of any editable install of the repository that points at the user's checkout):
 
 1. `check` (the repository's tests) must exit 0, else the child is `invalid` and the command's output (its
    failing tests) becomes an artifact that the next prompt shows.
@@ -77,12 +78,15 @@ class RepoEvaluator:
             shutil.copytree(self._tracked_copy(), work, symlinks=True, dirs_exist_ok=True)
             for rel, text in files.items():
                 _replace_file(work / rel, text)
-            check = self.sandbox.run(["/bin/sh", "-c", self.task.spec.check], work, self.limits)
+            # the child's copy first on Python's path: an editable install of the repository points at the
+            # user's checkout, which would otherwise be what the tests import
+            env = {"PYTHONPATH": str(work)}
+            check = self.sandbox.run(["/bin/sh", "-c", self.task.spec.check], work, self.limits, env=env)
             failed = _failure(check, "check", self.task.spec.check, seed, self.limits)
             if failed is not None:
                 return failed
             score = self.sandbox.run(["/bin/sh", "-c", _RELAY.format(command=self.task.spec.score)], work,
-                                     self.limits, env={METRICS_VAR: str(work / _METRICS_FILE)})
+                                     self.limits, env={**env, METRICS_VAR: str(work / _METRICS_FILE)})
             return _scored(check, score, self.task.spec.objective, self.task.spec.score, seed, self.limits)
         finally:
             shutil.rmtree(work, ignore_errors=True)

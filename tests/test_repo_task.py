@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from evolve.cli import app
 from evolve.errors import EvolveError
 from evolve.llm import LLMEnsemble, ScriptedProvider
-from evolve.repo_task import RepoEditError, RepoTask, repo_task_from_flags
-from evolve.runner import new_run
+from evolve.repo_task import RepoEditError, RepoTask, patch_of_run, repo_task_from_flags
+from evolve.runner import new_run, resume_run
 from evolve.store import Store
 from evolve.task import load_task
 
@@ -33,6 +33,20 @@ def count_pairs_with_sum(values: list[int], target: int) -> int:
         count += seen.get(target - v, 0)
         seen[v] = seen.get(v, 0) + 1
     return count
+"""
+COUNTER = """# evolve: slowstats/pairs.py::count_pairs_with_sum
+def count_pairs_with_sum(values: list[int], target: int) -> int:
+    from collections import Counter
+
+    counts = Counter(values)
+    total = 0
+    for v, n in counts.items():
+        w = target - v
+        if w == v:
+            total += n * (n - 1) // 2
+        elif v < w:
+            total += n * counts.get(w, 0)
+    return total
 """
 BROKEN = FAST.replace("count += seen.get(target - v, 0)", "count += seen.get(target - v, 0) + 1")
 
@@ -98,6 +112,19 @@ def test_a_run_keeps_the_faster_child_refuses_the_broken_one_and_exports_a_patch
     tests = subprocess.run(["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"], cwd=checkout,
                            capture_output=True, text=True, check=False)
     assert tests.returncode == 0, tests.stdout
+
+    # resumed after the checkout changed (the patch is applied): children still start from the run's originals
+    resumed = resume_run(prepared.run_id, storage, {"iterations": 3},
+                         ensemble=LLMEnsemble([(ScriptedProvider([fenced(COUNTER)]), 1.0)]))
+    assert asyncio.run(resumed.controller.run()) == "iterations" and isinstance(resumed.task, RepoTask)
+    last = max(store.iter_candidates(prepared.run_id), key=lambda c: c.seq)
+    assert last.source == COUNTER and last.status == "ok" and last.score < seed.score / 5, last.reason
+    assert resumed.task.originals == task.originals
+
+
+def test_patch_is_only_for_repository_runs():
+    with pytest.raises(EvolveError, match="is not a repository run"):
+        patch_of_run({"id": "r1", "environment": {"python": "3.11"}}, "def f():\n    pass\n")
 
 
 def test_a_method_in_a_class_is_spliced_back_with_its_indentation(checkout):
