@@ -28,7 +28,7 @@ from evolve.config import FeatureSpec, LimitsSpec, config_error_from
 from evolve.errors import ConfigError, EvolveError
 
 HEADER = "# evolve: "  # the line that names the function below it in a candidate
-_CONTEXT_CHARS = 8000  # per file: the read-only context shown to the model (small models have little room)
+_CONTEXT_CHARS = 8000  # in all: the read-only context shown to the model (small models have little room)
 _HEADER_RE = re.compile(r"^# evolve: (\S+)\s*$", re.MULTILINE)
 
 
@@ -125,7 +125,10 @@ class RepoTask:
                 raise ConfigError(where, "evolve", f"{ref!r}: {rel!r} is not a file tracked by git in {self.root}")
             if (self.root / rel).is_symlink():  # children write this file: never through a link, out of the copy
                 raise ConfigError(where, "evolve", f"{ref!r}: {rel!r} is a symbolic link; name the file it points to")
-            originals[rel] = (self.root / rel).read_text(encoding="utf-8")
+            try:
+                originals[rel] = (self.root / rel).read_text(encoding="utf-8")
+            except UnicodeDecodeError:
+                raise ConfigError(where, "evolve", f"{ref!r}: {rel!r} is not UTF-8 text") from None
         return originals
 
     def _describe(self) -> str:
@@ -141,8 +144,9 @@ class RepoTask:
             for t in sorted((t for t in self.targets if t.file == rel), key=lambda t: -t.start):
                 lines[t.start:t.end] = [f"{t.indent}# ... {t.qualname}: the function you edit ...\n"]
             text = "".join(lines)
-            if len(text) > _CONTEXT_CHARS:
-                text = text[:_CONTEXT_CHARS] + "\n# ... (rest of the file not shown)\n"
+            share = _CONTEXT_CHARS // len(self.originals)
+            if len(text) > share:
+                text = text[:share] + "\n# ... (rest of the file not shown)\n"
             parts.append(f"--- {rel} ---\n{text.rstrip()}")
         return "\n".join(parts)
 
