@@ -156,7 +156,8 @@ def _print_split_scores(scores: list[SplitScore], objective: str) -> None:
 @app.command()
 @_friendly
 def run(
-    task: Annotated[str, typer.Argument(help="A task folder, or the name of a built-in task (see `evolve tasks`).")],
+    task: Annotated[Optional[str], typer.Argument(
+        help="A task folder, or the name of a built-in task (see `evolve tasks`); omit it with --repo.")] = None,
     model: ModelOpt = None,
     task_model: TaskModelOpt = None,
     iterations: IterOpt = None,
@@ -181,18 +182,60 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress display.")] = False,
     track: TrackOpt = None,
     ui: Annotated[bool, typer.Option("--ui", help="Serve the live dashboard (`evolve ui`) beside the run.")] = False,
+    repo: Annotated[Optional[Path], typer.Option(
+        "--repo", help="Evolve functions of this git checkout (instead of TASK); it is only read.",
+        rich_help_panel="Repository")] = None,
+    evolve: Annotated[Optional[list[str]], typer.Option(
+        "--evolve", help="FILE::function or FILE::Class.method to evolve, FILE relative to the checkout; "
+        "repeatable.", rich_help_panel="Repository")] = None,
+    check: Annotated[Optional[str], typer.Option(
+        "--check", help="Shell command (the repository's tests) that must exit 0 for a child to be valid.",
+        rich_help_panel="Repository")] = None,
+    score: Annotated[Optional[str], typer.Option(
+        "--score", help="Shell command reporting the metrics: a JSON object as the last stdout line, "
+        "`name=value` lines, or a JSON object written to $EVOLVE_METRICS.", rich_help_panel="Repository")] = None,
+    objective: Annotated[Optional[str], typer.Option(
+        "--objective", help="The metric to optimize (default: score).", rich_help_panel="Repository")] = None,
+    maximize: Annotated[Optional[bool], typer.Option(
+        "--maximize/--minimize", help="Direction of the objective (default: maximize).",
+        rich_help_panel="Repository")] = None,
+    max_repo_mb: Annotated[Optional[float], typer.Option(
+        "--max-repo-mb", help="Refuse a checkout whose tracked files exceed this (default 50); each child "
+        "copies them.", rich_help_panel="Repository")] = None,
 ) -> None:
-    """Start a new evolution run on TASK and store everything in the database."""
+    """Start a new evolution run on TASK (or on functions of a git checkout: --repo) and store everything in
+    the database."""
     overrides = settings_from_cli(model, task_model, **_run_flags(
         iterations=iterations, seed=seed, max_wall_s=max_wall_s, max_tokens=max_tokens, max_cost_usd=max_cost_usd,
         target_score=target_score, llm_concurrency=llm_concurrency, eval_concurrency=eval_concurrency,
         islands=islands, edit_mode=edit_mode, sandbox=sandbox, model_selection=model_selection,
         parent_selection=parent_selection, novelty=novelty, novelty_threshold=novelty_threshold,
         novelty_embedder=novelty_embedder, meta_interval=meta_interval, max_evaluations=max_evaluations))
-    prepared = new_run(task, storage, overrides)
+    prepared = new_run(_task_or_repo(task, repo, evolve, check, score, objective, maximize, max_repo_mb), storage,
+                       overrides)
     if ui:
         console.print(f"dashboard: {start_beside_run(storage)}", markup=False, highlight=False)
     _drive(prepared, quiet, track)
+
+
+def _task_or_repo(task: str | None, repo: Path | None, evolve: list[str] | None, check: str | None,
+                  score: str | None, objective: str | None, maximize: bool | None, max_repo_mb: float | None) -> Any:
+    """TASK, or the repository task the --repo flags describe (exactly one of the two)."""
+    from evolve.repo_task import repo_task_from_flags
+
+    if repo is None:
+        given = [flag for flag, v in (("--evolve", evolve), ("--check", check), ("--score", score),
+                                      ("--objective", objective), ("--maximize/--minimize", maximize),
+                                      ("--max-repo-mb", max_repo_mb)) if v is not None]
+        if task is None or given:
+            raise EvolveError(f"{', '.join(given)} only go with --repo" if given else
+                              "name a TASK (a folder or a built-in task) or a checkout with --repo PATH")
+        return task
+    if task is not None:
+        raise EvolveError(f"give either TASK ({task}) or --repo, not both")
+    direction = None if maximize is None else ("maximize" if maximize else "minimize")
+    return repo_task_from_flags(repo, evolve or [], check, score, objective=objective, direction=direction,
+                                max_repo_mb=max_repo_mb)
 
 
 @app.command()
@@ -253,6 +296,8 @@ def best(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="Run id (or a unique prefix).")],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the source to this file.")] = None,
     storage: StorageOpt = ...,  # type: ignore[assignment]
+    patch: Annotated[bool, typer.Option("--patch", help="Repository runs: print (or write to --out) the best "
+                                        "child as a patch against the checkout, for `git apply`.")] = False,
 ) -> None:
     """Print (or export) the best candidate of a run."""
     store = Store(storage)
@@ -260,6 +305,17 @@ def best(
     cand = store.best_candidate(row["id"], row["direction"] == "maximize")
     if cand is None:
         raise EvolveError(f"run {row['id']} has no successfully evaluated candidate yet")
+    if patch:
+        from evolve.repo_task import patch_of_run
+
+        text = patch_of_run(row, cand.source)
+        if out is not None:
+            out.write_text(text, encoding="utf-8")
+            err_console.print(f"wrote the patch of candidate {cand.id} ({row['objective']} = {cand.score:.6g}) to "
+                              f"{out}; apply it with: git apply {out}", markup=False, highlight=False)
+        else:
+            print(text, end="")
+        return
     if out is not None:
         out.write_text(cand.source, encoding="utf-8")
         err_console.print(f"wrote candidate {cand.id} ({_safe(row['objective'])} = {cand.score:.6g}) to "

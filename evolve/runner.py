@@ -19,6 +19,7 @@ from typing import Any
 from evaluators.answers import make_judge
 from evaluators.program import ProgramEvaluator
 from evaluators.prompt import PromptEvaluator
+from evaluators.repo import RepoEvaluator
 from evolve import __version__
 from evolve.config import RunConfig, parse_run_config
 from evolve.controller import Controller, RunStats
@@ -30,6 +31,8 @@ from evolve.llm.types import LLMProvider
 from evolve.peers.llm_feedback import LLMFeedbackEvaluation
 from evolve.program_variation import ProgramVariation
 from evolve.prompt_variation import PromptVariation
+from evolve.repo_task import RepoTask, repo_task_from_record
+from evolve.repo_variation import RepoVariation
 from evolve.store import Store
 from evolve.task import Task, load_task
 from evolve.variation import Variation
@@ -68,10 +71,11 @@ def _model_setting(flag: str, spec: str) -> dict[str, Any]:
         raise EvolveError(f"{flag}: {exc}") from None
 
 
-def new_run(task_ref: str | Path, storage: str, overrides: dict[str, Any], on_update=None,
+def new_run(task_ref: str | Path | RepoTask, storage: str, overrides: dict[str, Any], on_update=None,
             ensemble: LLMEnsemble | None = None, task_model: LLMProvider | None = None) -> PreparedRun:
-    """Create a run in the store; `ensemble` and `task_model` replace the configured models (tests, embedding)."""
-    task = load_task(task_ref)
+    """Create a run in the store; `ensemble` and `task_model` replace the configured models (tests, embedding).
+    `task_ref` may be a loaded repository task (the `evolve run --repo` form)."""
+    task = task_ref if isinstance(task_ref, RepoTask) else load_task(task_ref)
     config = parse_run_config({**task.spec.run, **overrides}, source=f"{task.spec_file} (run:) and the command line")
     if not config.models and ensemble is None:
         config.models = default_models(os.environ)
@@ -99,7 +103,8 @@ def resume_run(run_ref: str, storage: str, overrides: dict[str, Any], on_update=
     row = store.get_run(run_ref)
     if row is None:
         raise EvolveError(f"no run '{run_ref}' in {store.shown_url} (see `evolve status`)")
-    task = load_task(row["task_path"])
+    repo = row["environment"].get("repo_task")
+    task = repo_task_from_record(repo) if repo else load_task(row["task_path"])
     config = parse_run_config({**row["config"], **overrides}, source=f"run {row['id']} in {store.shown_url}")
     _check_models(config, overrides, task, ensemble, task_model)
     store.update_run_config(row["id"], config.model_dump(mode="json"))
@@ -117,6 +122,9 @@ def _controller(store: Store, run_id: str, task: Task, config: RunConfig, sandbo
     if spec.kind == "prompt":
         variation = PromptVariation(task, config.operators, config.paraphrases)
         evaluator = _prompt_evaluator(task, config, store, task_model)
+    elif isinstance(task, RepoTask):
+        variation = RepoVariation(task, config.edit_mode)
+        evaluator = ProgramEvaluation(RepoEvaluator.for_task(task, sandbox, config.limits))  # type: ignore[arg-type]
     else:
         variation = ProgramVariation(task, config.edit_mode)
         evaluator = ProgramEvaluation(ProgramEvaluator.for_task(task, sandbox, config.limits))
@@ -166,10 +174,12 @@ def _environment(task: Task, sandbox_info: dict[str, Any]) -> dict[str, Any]:
     digest = hashlib.sha256()
     for path in task.files:
         digest.update(path.read_bytes())
+    repo = isinstance(task, RepoTask)  # a checkout: its tracked files only (an untracked venv can be huge)
     return {
         "evolve": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
         "sandbox": sandbox_info, "task_sha256": digest.hexdigest(),
-        "task_folder_sha256": _folder_digest(task.root), **_source_revision(),
+        "task_folder_sha256": task.folder_digest() if repo else _folder_digest(task.root), **_source_revision(),
+        **({"repo_task": task.record()} if repo else {}),
     }
 
 

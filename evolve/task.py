@@ -210,6 +210,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 def _load_native(root: Path, path: Path) -> Task:
     data = _read_yaml(path)
+    if data.get("kind") == "repo":  # functions of a git checkout: evolve/repo_task.py
+        from evolve.repo_task import load_repo_task
+
+        return load_repo_task(data, path)  # type: ignore[return-value]  # reads like a Task to the engine
     try:
         spec = TaskSpec.model_validate(data)
     except ValidationError as exc:
