@@ -56,6 +56,7 @@ class RepoTaskSpec(BaseModel):
     language: Literal["python"] = "python"
     best_known: float | None = None
     cascade_thresholds: list[float] = Field(default_factory=list)
+    show_artifacts: bool = True  # failing tests' output reaches the next prompt
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class RepoEditError(ValueError):
 class RepoTask:
     """A validated repository task: the checkout, its targets, the seed candidate and the original files."""
 
+    llm_feedback_weight: float | None = None  # a repository's score comes from its own commands, no LLM judge
+
     def __init__(self, spec: RepoTaskSpec, spec_file: Path, originals: dict[str, str] | None = None) -> None:
         self.spec = spec
         self.spec_file = spec_file
@@ -101,6 +104,11 @@ class RepoTask:
             self.spec = spec = spec.model_copy(update={"name": self.root.name})
         if not spec.description.strip():
             self.spec = spec.model_copy(update={"description": self._describe()})
+
+    @property
+    def ref(self) -> Path:
+        """The run's stored task_path: the checkout (a resume rebuilds the task from the run's `repo_task` record)."""
+        return self.root
 
     @property
     def name(self) -> str:

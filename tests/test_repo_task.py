@@ -176,10 +176,13 @@ def test_a_seed_that_fails_its_check_or_prints_no_metric_stops_before_any_model_
                                                                                       score, message):
     result = CliRunner().invoke(app, ["run", "--repo", str(checkout), "--evolve", TARGET, "--check", check,
                                       "--score", score, "--objective", "time_s", "--minimize", "--storage", storage,
-                                      "--model", "openai:never-called@http://127.0.0.1:9", "-q"])
+                                      "--model", "scripted:random-edits", "-q"])
     assert result.exit_code == 2
     error = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(error) == 1 and re.search(message, error[0]), result.output
+    store = Store(storage)
+    (run,) = store.list_runs()
+    assert store.usage(run["id"]).tokens == 0 and run["status"] == "failed"  # no model call was made
 
 
 def test_metrics_contract_json_line_key_value_lines_or_metrics_file():
