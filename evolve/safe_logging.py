@@ -4,6 +4,7 @@ the model's and the candidate's text, and a log line on a terminal must not carr
 from __future__ import annotations
 
 import logging
+import sys
 from typing import TextIO
 
 from evolve.safe_text import shown
@@ -16,15 +17,30 @@ class SafeFormatter(logging.Formatter):
         return shown(super().format(record), limit=8000)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes, not the one of the moment it was made: a CLI
+    invoked inside another program (a test runner, an embedding) may have had its stderr swapped and closed."""
+
+    @property
+    def stream(self) -> TextIO:  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def install(stream: TextIO | None = None, level: int = logging.WARNING) -> logging.Handler:
     """Route Evolve's log records (the `evolve` logger and its children) through a SafeFormatter to `stream`
-    (stderr by default); returns the handler. Idempotent: a second call replaces the first handler."""
+    (the current stderr by default); returns the handler. Idempotent: a second call replaces the first handler.
+
+    Records still propagate: a command-line process has no root handlers (so nothing prints them raw a second
+    time), and a program that embeds Evolve keeps its own logging."""
     logger = logging.getLogger("evolve")
     for old in [h for h in logger.handlers if isinstance(h.formatter, SafeFormatter)]:
         logger.removeHandler(old)
-    handler = logging.StreamHandler(stream)
+    handler = _StderrHandler() if stream is None else logging.StreamHandler(stream)
     handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(level)
-    logger.propagate = False  # the root logger's handlers, if any, would print the raw text again
     return handler
