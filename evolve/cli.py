@@ -18,6 +18,7 @@ from evolve.errors import EvolveError
 from evolve.progress import RunProgress, summarize
 from evolve.report.command import report as report_command
 from evolve.runner import PreparedRun, default_storage, new_run, resume_run, settings_from_cli
+from evolve.split_view import flagged, fmt_score, split_rows, verified_best
 from evolve.store import SplitScore, Store
 from evolve.ui.command import start_beside_run, ui as ui_command
 
@@ -92,8 +93,8 @@ def _drive(prepared: PreparedRun, quiet: bool, track: str | None = None) -> None
     console.print(f"stopped: {reason} · {stats.completed} children · best {fields['best']}"
                   f"{' (' + stats.best_id + ')' if stats.best_id else ''} · {fields['tokens']} · "
                   f"failures: {fields['failures']}{fields['saved']}")
+    _print_split_scores(stats.split_scores, prepared.task.spec.objective)
     if prepared.task.spec.kind == "prompt":
-        _print_split_scores(stats.split_scores, prepared.task.spec.objective)
         spend = stats.spend
         console.print(f"proposals: {stats.completed} · task-model calls: {int(spend['task_calls'])} (answers from "
                       f"the cache: {int(spend['cache_hits'])} · dev examples skipped by the minibatch cascade: "
@@ -103,19 +104,23 @@ def _drive(prepared: PreparedRun, quiet: bool, track: str | None = None) -> None
 
 
 def _print_split_scores(scores: list[SplitScore], objective: str) -> None:
-    """Seed vs best on the dev split (seen by evolution) and the held-out test split (scored once, at the end)."""
+    """Seed vs best on the dev split (seen by evolution) and the held-out test split (scored once, at the end),
+    the gap between them, and the re-verification of the best (median ± half its range over fresh runs)."""
     if not scores:
         return
-    table = Table("", "candidate", f"dev {objective}", f"test {objective}", "test calls", box=None)
-    rows: dict[tuple[str, str], dict[str, SplitScore]] = {}
-    for score in scores:
-        rows.setdefault((score.role, score.candidate_id), {})[score.split] = score
-    for (role, cand_id), by_split in rows.items():
-        dev, test = by_split.get("dev"), by_split.get("test")
-        table.add_row(role, cand_id, "" if dev is None else f"{dev.score:.3f} (n={dev.examples})",
-                      "" if test is None else f"{test.score:.3f} (n={test.examples})",
-                      "" if test is None else str(test.task_calls))
+    rows = split_rows(scores)
+    table = Table("", "candidate", f"dev {objective}", f"test {objective}", "gap", "re-verified", "test calls",
+                  box=None)
+    for row in rows:
+        table.add_row(row.role, row.candidate_id, fmt_score(row.dev), fmt_score(row.test),
+                      "" if row.gap is None else f"{row.gap:+.4g}", row.reverified(),
+                      "" if row.test is None or not row.test.task_calls else str(row.test.task_calls))
     console.print(table)
+    verified = verified_best(scores)
+    for cand_id in flagged(scores):
+        console.print(f"[yellow]flagged:[/] candidate {cand_id}'s score did not hold when re-evaluated in a fresh "
+                      "sandbox" + (f"; the best reported is {verified}, the next one that held" if verified else
+                                   "; no checked candidate held"))
 
 
 @app.command()
@@ -206,19 +211,32 @@ def best(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write the source to this file.")] = None,
     storage: StorageOpt = ...,  # type: ignore[assignment]
 ) -> None:
-    """Print (or export) the best candidate of a run."""
+    """Print (or export) the best candidate of a run: the one whose score held on re-verification, if the run
+    re-verified its best, with its held-out test score where the task has one."""
     store = Store(storage)
     row = _get_run(store, run_id)
-    cand = store.best_candidate(row["id"], row["direction"] == "maximize")
+    scores = store.split_scores(row["id"])
+    verified = verified_best(scores)
+    cand = (store.get_candidate(verified) if verified else None) or store.best_candidate(
+        row["id"], row["direction"] == "maximize")
     if cand is None:
         raise EvolveError(f"run {row['id']} has no successfully evaluated candidate yet")
+    extra = "".join(f" · {label} {text}" for label, text in _best_notes(scores, cand.id) if text)
     if out is not None:
         out.write_text(cand.source, encoding="utf-8")
-        err_console.print(f"wrote candidate {cand.id} ({row['objective']} = {cand.score:.6g}) to {out}")
+        err_console.print(f"wrote candidate {cand.id} ({row['objective']} = {cand.score:.6g}{extra}) to {out}")
     else:
-        err_console.print(f"# candidate {cand.id} · {row['objective']} = {cand.score:.6g} · generation "
+        err_console.print(f"# candidate {cand.id} · {row['objective']} = {cand.score:.6g}{extra} · generation "
                           f"{cand.generation}")
         print(cand.source, end="" if cand.source.endswith("\n") else "\n")
+
+
+def _best_notes(scores: list[SplitScore], cand_id: str) -> list[tuple[str, str]]:
+    """The held-out score and the re-verification of the candidate `evolve best` shows, where it has them."""
+    mine = [r for r in split_rows(scores) if r.candidate_id == cand_id and r.role == "best"]
+    if not mine:
+        return []
+    return [("test", fmt_score(mine[0].test)), ("re-verified", mine[0].reverified())]
 
 
 @app.command()

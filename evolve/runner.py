@@ -28,6 +28,7 @@ from evolve.features import resolve_dims
 from evolve.llm import LLMEnsemble, build_ensemble, build_provider, default_models, parse_model_spec
 from evolve.llm.types import LLMProvider
 from evolve.program_variation import ProgramVariation
+from evolve.reverify import ranked
 from evolve.prompt_variation import PromptVariation
 from evolve.store import Store
 from evolve.task import Task, load_task
@@ -116,7 +117,9 @@ def _controller(store: Store, run_id: str, task: Task, config: RunConfig, sandbo
         evaluator = _prompt_evaluator(task, config, store, task_model)
     else:
         variation = ProgramVariation(task, config.edit_mode)
-        evaluator = ProgramEvaluation(ProgramEvaluator.for_task(task, sandbox, config.limits))
+        evaluator = ProgramEvaluation(
+            ProgramEvaluator.for_task(task, sandbox, config.limits), reverify=spec.reverify, better=task.better,
+            ranking=lambda: ranked(store.iter_candidates(run_id, status="ok"), task.better))
     dims = resolve_dims(spec.features, task.seed_source, spec.objective, spec.best_known)
     return Controller(store=store, run_id=run_id, task=task, config=config,
                       ensemble=ensemble or build_ensemble(config.models), variation=variation, evaluator=evaluator,

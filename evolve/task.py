@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from evolve.config import FeatureSpec, LimitsSpec, config_error_from
 from evolve.errors import ConfigError
 from evolve.examples import Example, load_examples
+from evolve.reverify import ReverifySpec
 from evolve.resources import builtin_task_dirs
 
 # OpenEvolve's feature names mapped to ours; any other name is an evaluator metric.
@@ -84,6 +85,7 @@ class TaskSpec(BaseModel):
     )
     run: dict[str, Any] = Field(default_factory=dict)  # defaults for RunConfig, validated when a run starts
     prompt: PromptSpec | None = None  # kind: prompt only
+    reverify: ReverifySpec = Field(default_factory=ReverifySpec)  # program runs: how the best is re-checked
 
     @property
     def seeds(self) -> list[str]:
