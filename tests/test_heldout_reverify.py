@@ -2,6 +2,7 @@
 unit tests' provider), the real sandbox and SQLite."""
 
 import asyncio
+import csv
 
 from conftest import block, make_toy_task
 from typer.testing import CliRunner
@@ -9,6 +10,7 @@ from typer.testing import CliRunner
 from evaluators.program import ProgramEvaluator
 from evolve.cli import app
 from evolve.llm import LLMEnsemble, ScriptedProvider
+from evolve.report.build import write_report
 from evolve.runner import new_run
 
 # evaluate_test answers ten times the dev score, so a held-out score leaking into evolution would show.
@@ -67,6 +69,14 @@ def test_evaluate_test_runs_once_per_seed_and_best_after_evolution_and_is_shown(
     best = CliRunner().invoke(app, ["best", prepared.run_id, "--storage", storage])
     assert "test 50 (n=3)" in best.output and "return 5" in best.output
 
+    files = write_report(prepared.store, [prepared.run_id], tmp_path / "report")
+    with open(tmp_path / "report" / "heldout.csv", newline="") as fh:
+        [row] = list(csv.DictReader(fh))
+    assert {k: row[k] for k in ("seed_dev", "seed_test", "best_dev", "best_test", "gap")} == {
+        "seed_dev": "1.0", "seed_test": "10.0", "best_dev": "5.0", "best_test": "50.0", "gap": "45.0"}
+    assert row["reverified"] == "5 ± 0 (1/1)" and row["flagged"] == ""
+    assert 'id="heldout"' in files.page.read_text()
+
 
 def test_a_task_without_evaluate_test_gets_no_test_scores(toy_task, storage):
     prepared = _run(toy_task, storage, (2,))
@@ -97,3 +107,7 @@ def test_a_lucky_best_is_flagged_and_the_next_best_is_verified(tmp_path, storage
     assert "flagged:" in shown.output and lucky.id in shown.output
     best = CliRunner().invoke(app, ["best", prepared.run_id, "--storage", prepared.store.url])
     assert "return 3" in best.output and "re-verified 3 ± 0 (4/4)" in best.output
+    write_report(prepared.store, [prepared.run_id], tmp_path / "report")
+    with open(tmp_path / "report" / "heldout.csv", newline="") as fh:
+        [row] = list(csv.DictReader(fh))
+    assert row["flagged"] == lucky.id and row["best_dev"] == "3.0" and row["reverified"] == "3 ± 0 (4/4)"
