@@ -93,7 +93,7 @@ def _drive(prepared: PreparedRun, quiet: bool, track: str | None = None) -> None
     console.print(f"stopped: {reason} · {stats.completed} children · best {fields['best']}"
                   f"{' (' + stats.best_id + ')' if stats.best_id else ''} · {fields['tokens']} · "
                   f"failures: {fields['failures']}{fields['saved']}")
-    _print_split_scores(stats.split_scores, prepared.task.spec.objective)
+    _print_split_scores(stats.split_scores, prepared.task.spec.objective, prepared.task.spec.kind)
     if prepared.task.spec.kind == "prompt":
         spend = stats.spend
         console.print(f"proposals: {stats.completed} · task-model calls: {int(spend['task_calls'])} (answers from "
@@ -103,16 +103,16 @@ def _drive(prepared: PreparedRun, quiet: bool, track: str | None = None) -> None
                   f"evolve best {prepared.run_id}")
 
 
-def _print_split_scores(scores: list[SplitScore], objective: str) -> None:
+def _print_split_scores(scores: list[SplitScore], objective: str, kind: str) -> None:
     """Seed vs best on the dev split (seen by evolution) and the held-out test split (scored once, at the end),
     the gap between them, and the re-verification of the best (median ± half its range over fresh runs)."""
     if not scores:
         return
-    rows = split_rows(scores)
+    rows, digits = split_rows(scores), ".3f" if kind == "prompt" else ".6g"  # prompts: accuracies
     table = Table("", "candidate", f"dev {objective}", f"test {objective}", "gap", "re-verified", "test calls",
                   box=None)
     for row in rows:
-        table.add_row(row.role, row.candidate_id, fmt_score(row.dev), fmt_score(row.test),
+        table.add_row(row.role, row.candidate_id, fmt_score(row.dev, digits), fmt_score(row.test, digits),
                       "" if row.gap is None else f"{row.gap:+.4g}", row.reverified(),
                       "" if row.test is None or not row.test.task_calls else str(row.test.task_calls))
     console.print(table)
@@ -200,7 +200,7 @@ def status(
                   f"by status: {store.status_counts(row['id'])}")
     console.print(f"tokens: {usage.tokens:,} · cost: ${usage.cost_usd:.4f}")
     console.print(f"best {row['objective']}: " + ("n/a" if best is None else f"{best.score:.6g} ({best.id})"))
-    _print_split_scores(store.split_scores(row["id"]), row["objective"])
+    _print_split_scores(store.split_scores(row["id"]), row["objective"], row["kind"])
     console.print(f"sandbox: {row['environment'].get('sandbox')}")
 
 

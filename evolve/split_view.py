@@ -49,11 +49,11 @@ def split_rows(scores: list[SplitScore]) -> list[SplitRow]:
     return list(rows.values())
 
 
-def fmt_score(score: SplitScore | None) -> str:
+def fmt_score(score: SplitScore | None, digits: str = ".6g") -> str:
     """A score, with its number of examples or instances when known."""
     if score is None:
         return ""
-    return f"{score.score:.6g}" + (f" (n={score.examples})" if score.examples else "")
+    return f"{score.score:{digits}}" + (f" (n={score.examples})" if score.examples else "")
 
 
 def verified_best(scores: list[SplitScore]) -> str | None:
