@@ -234,9 +234,10 @@ def best(
 def _best_notes(scores: list[SplitScore], cand_id: str) -> list[tuple[str, str]]:
     """The held-out score and the re-verification of the candidate `evolve best` shows, where it has them."""
     mine = [r for r in split_rows(scores) if r.candidate_id == cand_id and r.role == "best"]
-    if not mine:
-        return []
-    return [("test", fmt_score(mine[0].test)), ("re-verified", mine[0].reverified())]
+    notes = [("FLAGGED:", "its score did not hold on re-verification")] if cand_id in flagged(scores) else []
+    if mine:
+        notes += [("test", fmt_score(mine[0].test)), ("re-verified", mine[0].reverified())]
+    return notes
 
 
 @app.command()
