@@ -111,3 +111,18 @@ def test_a_lucky_best_is_flagged_and_the_next_best_is_verified(tmp_path, storage
     with open(tmp_path / "report" / "heldout.csv", newline="") as fh:
         [row] = list(csv.DictReader(fh))
     assert row["flagged"] == lucky.id and row["best_dev"] == "3.0" and row["reverified"] == "3 ± 0 (4/4)"
+
+
+def test_rows_say_when_no_checked_candidate_held_and_when_every_repeat_failed():
+    from evolve.split_view import flagged as flagged_ids
+    from evolve.split_view import split_rows, verified_best
+    from evolve.store import SplitScore
+
+    scores = [SplitScore("s", "seed", "dev", 1.0, 0), SplitScore("b", "best", "dev", 9.0, 0),
+              SplitScore("b", "flagged", "reverify", 2.0, 3), SplitScore("b", "flagged", "spread", 4.0, 3),
+              SplitScore("c", "flagged", "reverify", 0.0, 0), SplitScore("c", "flagged", "spread", 0.0, 3)]
+    assert verified_best(scores) is None and flagged_ids(scores) == ["b", "c"]
+    rows = {(r.role, r.candidate_id): r for r in split_rows(scores)}
+    assert rows[("flagged", "b")].reverified() == "2 ± 2 (3/3)"
+    assert rows[("flagged", "c")].reverified() == "failed (0/3)"
+    assert rows[("best", "b")].gap is None  # no test split
