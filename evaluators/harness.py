@@ -2,11 +2,15 @@
 
 Usage: python -I harness.py EVALUATOR_PY PROGRAM_PATH SPEC_JSON
 SPEC_JSON: {"objective": str, "thresholds": [float, ...], "interface": "call" | "path",
-            "fds": [request_fd, reply_fd], "deadline_s": float, "mode": "evaluate" | "probes"}.
+            "fds": [request_fd, reply_fd], "deadline_s": float, "mode": "evaluate" | "probes",
+            "split": "dev" | "test", "eval_seed": int | null}.
 
 With the `call` interface the candidate is not in this process: the evaluator gets a `Candidate` whose calls go
 to the candidate's own sandbox over the two fds (see candidate_channel.py). With `path` (OpenEvolve's contract)
 the evaluator receives the program's path and imports it itself. Mode "probes" reports the task's probe inputs.
+Split "test" calls the evaluator's `evaluate_test` instead of its cascade (held-out data, scored once after a run);
+an "eval_seed" reseeds the global `random` generator and is exported as EVOLVE_EVAL_SEED (re-verification runs a
+stochastic evaluator under fresh seeds).
 evaluator_server.py judges many candidates with one loaded evaluator through `load` and `judge`.
 
 Only the standard library is used here, so the harness works in any interpreter the sandbox offers. The report is a
@@ -19,6 +23,7 @@ import importlib.util
 import json
 import math
 import os
+import random
 import resource
 import sys
 import time
@@ -92,6 +97,13 @@ def _subject(spec, program_path):
 
 
 def _cascade(module, spec, subject, report):
+    if spec.get("eval_seed") is not None:
+        os.environ["EVOLVE_EVAL_SEED"] = str(spec["eval_seed"])
+        random.seed(spec["eval_seed"])
+    if spec.get("split") == "test":
+        metrics, artifacts = _split(module.evaluate_test(subject))
+        report.update(stage=0, metrics=metrics, artifacts=artifacts)
+        return
     passed = True
     for stage, threshold in enumerate(spec.get("thresholds", []), start=1):
         fn = getattr(module, f"evaluate_stage{stage}", None)

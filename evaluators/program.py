@@ -52,7 +52,13 @@ class ProgramEvaluator:
 
     def __init__(self, *, evaluator_path: Path, program_name: str, objective: str, thresholds: list[float],
                  sandbox: Sandbox, limits: Limits, task_root: Path, interface: str = "call",
-                 candidate_files: list[Path] | None = None, peer_spec: dict | None = None) -> None:
+                 candidate_files: list[Path] | None = None, peer_spec: dict | None = None, split: str = "dev",
+                 eval_seed: int | None = None) -> None:
+        self._settings = dict(evaluator_path=evaluator_path, program_name=program_name, objective=objective,
+                              thresholds=thresholds, sandbox=sandbox, limits=limits, task_root=task_root,
+                              interface=interface, candidate_files=candidate_files, peer_spec=peer_spec)
+        self.split = split  # dev: the cascade and `evaluate`; test: the held-out `evaluate_test`, nothing else
+        self.eval_seed = eval_seed  # set: the evaluator's `random` is reseeded with it (re-verification)
         self.evaluator_path = evaluator_path
         self.peer_spec = peer_spec or {}  # what a peer's format adds to the harness spec (e.g. fitness_exclude)
         self.program_name = program_name
@@ -85,6 +91,10 @@ class ProgramEvaluator:
                    thresholds=spec.cascade_thresholds, sandbox=sandbox, limits=limits, task_root=task.root,
                    interface=spec.interface, candidate_files=task.candidate_files,
                    peer_spec=getattr(task, "evaluator_spec", None))
+
+    def variant(self, *, split: str = "dev", eval_seed: int | None = None) -> ProgramEvaluator:
+        """The same evaluator on another split or under another seed, with servers of its own (fresh sandboxes)."""
+        return ProgramEvaluator(**self._settings, split=split, eval_seed=eval_seed)
 
     def evaluate(self, source: str, twin_of: TwinLookup | None = None) -> EvalResult:
         """Blocking; the controller calls it from worker threads, several at once."""
@@ -147,7 +157,7 @@ class ProgramEvaluator:
     def _pool(self) -> EvaluatorPool:
         with self._pool_lock:
             if self._servers is None:
-                spec = {"objective": self.objective, "thresholds": self.thresholds}
+                spec = {"objective": self.objective, **self._split_spec()}
                 self._servers = EvaluatorPool(self.sandbox, self.evaluator_path, spec, self.evaluator_paths,
                                               self.limits, _GRACE_S)
                 weakref.finalize(self, self._servers.close)  # an evaluator dropped without close() (tests, API)
@@ -183,9 +193,14 @@ class ProgramEvaluator:
             return self.sandbox.run(self._harness_argv(program, spec), workdir, limits or self.limits,
                                     readonly_paths=self.evaluator_paths, pass_fds=pass_fds, preload=(CHANNEL,))
 
+    def _split_spec(self) -> dict:
+        """What tells the harness which function judges (the cascade or `evaluate_test`) and under which seed."""
+        thresholds = self.thresholds if self.split == "dev" else []
+        return {"thresholds": thresholds, "split": self.split, "eval_seed": self.eval_seed}
+
     def _harness_argv(self, program: Path, spec: dict) -> list[str]:
-        full = {"objective": self.objective, "thresholds": self.thresholds, "interface": self.interface,
-                **self.peer_spec, **spec}
+        full = {"objective": self.objective, "interface": self.interface, **self.peer_spec, **self._split_spec(),
+                **spec}
         return [sys.executable, "-I", str(HARNESS), str(self.evaluator_path), str(program), json.dumps(full)]
 
     def _worker_limits(self) -> Limits:

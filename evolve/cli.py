@@ -24,6 +24,7 @@ from evolve.report.command import report as report_command
 from evolve.runner import PreparedRun, default_storage, new_run, resume_run, settings_from_cli
 from evolve.safe_logging import install as install_safe_logging
 from evolve.safe_text import shown
+from evolve.split_view import flagged, fmt_score, split_rows, verified_best
 from evolve.store import SplitScore, Store
 from evolve.ui.command import start_beside_run, ui as ui_command
 
@@ -111,8 +112,8 @@ def _drive(prepared: PreparedRun, quiet: bool, track: str | None = None) -> None
     console.print(f"stopped: {_safe(reason)} · {stats.completed} children · best {fields['best']}"
                   f"{' (' + stats.best_id + ')' if stats.best_id else ''} · {fields['tokens']} · "
                   f"failures: {fields['failures']}{fields['saved']}")
+    _print_split_scores(stats.split_scores, prepared.task.spec.objective, prepared.task.spec.kind)
     if prepared.task.spec.kind == "prompt":
-        _print_split_scores(stats.split_scores, prepared.task.spec.objective)
         spend = stats.spend
         console.print(f"proposals: {stats.completed} · task-model calls: {int(spend['task_calls'])} (answers from "
                       f"the cache: {int(spend['cache_hits'])} · dev examples skipped by the minibatch cascade: "
@@ -137,20 +138,24 @@ def _print_model_stats(store: Store, row: dict[str, Any]) -> None:
     console.print(table)
 
 
-def _print_split_scores(scores: list[SplitScore], objective: str) -> None:
-    """Seed vs best on the dev split (seen by evolution) and the held-out test split (scored once, at the end)."""
+def _print_split_scores(scores: list[SplitScore], objective: str, kind: str) -> None:
+    """Seed vs best on the dev split (seen by evolution) and the held-out test split (scored once, at the end),
+    the gap between them, and the re-verification of the best (median ± half its range over fresh runs)."""
     if not scores:
         return
-    table = Table("", "candidate", f"dev {objective}", f"test {objective}", "test calls", box=None)
-    rows: dict[tuple[str, str], dict[str, SplitScore]] = {}
-    for score in scores:
-        rows.setdefault((score.role, score.candidate_id), {})[score.split] = score
-    for (role, cand_id), by_split in rows.items():
-        dev, test = by_split.get("dev"), by_split.get("test")
-        table.add_row(role, cand_id, "" if dev is None else f"{dev.score:.3f} (n={dev.examples})",
-                      "" if test is None else f"{test.score:.3f} (n={test.examples})",
-                      "" if test is None else str(test.task_calls))
+    rows, digits = split_rows(scores), ".3f" if kind == "prompt" else ".6g"  # prompts: accuracies
+    table = Table("", "candidate", f"dev {objective}", f"test {objective}", "gap", "re-verified", "test calls",
+                  box=None)
+    for row in rows:
+        table.add_row(row.role, row.candidate_id, fmt_score(row.dev, digits), fmt_score(row.test, digits),
+                      "" if row.gap is None else f"{row.gap:+.4g}", row.reverified(),
+                      "" if row.test is None or not row.test.task_calls else str(row.test.task_calls))
     console.print(table)
+    verified = verified_best(scores)
+    for cand_id in flagged(scores):
+        console.print(f"[yellow]flagged:[/] candidate {cand_id}'s score did not hold when re-evaluated in a fresh "
+                      "sandbox" + (f"; the best reported is {verified}, the next one that held" if verified else
+                                   "; no checked candidate held"))
 
 
 @app.command()
@@ -286,7 +291,7 @@ def status(
     _print_model_stats(store, row)
     for note in row["environment"].get("notes", []):
         console.print(f"[yellow]note:[/] {escape(shown(note))}", highlight=False)
-    _print_split_scores(store.split_scores(row["id"]), row["objective"])
+    _print_split_scores(store.split_scores(row["id"]), row["objective"], row["kind"])
     console.print(f"sandbox: {_safe(row['environment'].get('sandbox'), 4000)}")
 
 
@@ -299,30 +304,35 @@ def best(
     patch: Annotated[bool, typer.Option("--patch", help="Repository runs: print (or write to --out) the best "
                                         "child as a patch against the checkout, for `git apply`.")] = False,
 ) -> None:
-    """Print (or export) the best candidate of a run."""
+    """Print (or export) the best candidate of a run: the one whose score held on re-verification, if the run
+    re-verified its best, with its held-out test score where the task has one."""
     store = Store(storage)
     row = _get_run(store, run_id)
-    cand = store.best_candidate(row["id"], row["direction"] == "maximize")
+    scores = store.split_scores(row["id"])
+    verified = verified_best(scores)
+    cand = (store.get_candidate(verified) if verified else None) or store.best_candidate(
+        row["id"], row["direction"] == "maximize")
     if cand is None:
         raise EvolveError(f"run {row['id']} has no successfully evaluated candidate yet")
+    extra = "".join(f" · {label} {text}" for label, text in _best_notes(scores, cand.id) if text)
     if patch:
         from evolve.repo_task import patch_of_run
 
         text = patch_of_run(row, cand.source)
         if out is not None:
             out.write_text(text, encoding="utf-8")
-            err_console.print(f"wrote the patch of candidate {cand.id} ({row['objective']} = {cand.score:.6g}) to "
-                              f"{out}; apply it with: git apply {out}", markup=False, highlight=False)
+            err_console.print(f"wrote the patch of candidate {cand.id} ({row['objective']} = {cand.score:.6g}"
+                              f"{extra}) to {out}; apply it with: git apply {out}", markup=False, highlight=False)
         else:
             print(text, end="")
         return
     if out is not None:
         out.write_text(cand.source, encoding="utf-8")
-        err_console.print(f"wrote candidate {cand.id} ({_safe(row['objective'])} = {cand.score:.6g}) to "
-                          f"{_safe(out)}")
+        err_console.print(f"wrote candidate {cand.id} ({_safe(row['objective'])} = {cand.score:.6g}"
+                          f"{_safe(extra)}) to {_safe(out)}")
     else:
-        err_console.print(f"# candidate {cand.id} · {_safe(row['objective'])} = {cand.score:.6g} · generation "
-                          f"{cand.generation}")
+        err_console.print(f"# candidate {cand.id} · {_safe(row['objective'])} = {cand.score:.6g}{_safe(extra)} · "
+                          f"generation {cand.generation}")
         # the exact source into a pipe or file (what a user redirects or pipes it for); on a terminal, which
         # would act on any escape sequence in it, control characters are written as visible escapes
         source = shown(cand.source, limit=len(cand.source)) if sys.stdout.isatty() else cand.source
@@ -330,6 +340,15 @@ def best(
             err_console.print("# control characters are shown as escapes; --out FILE or a pipe gets the exact "
                               "source", markup=False)
         print(source, end="" if source.endswith("\n") else "\n")
+
+
+def _best_notes(scores: list[SplitScore], cand_id: str) -> list[tuple[str, str]]:
+    """The held-out score and the re-verification of the candidate `evolve best` shows, where it has them."""
+    mine = [r for r in split_rows(scores) if r.candidate_id == cand_id and r.role == "best"]
+    notes = [("FLAGGED:", "its score did not hold on re-verification")] if cand_id in flagged(scores) else []
+    if mine:
+        notes += [("test", fmt_score(mine[0].test)), ("re-verified", mine[0].reverified())]
+    return notes
 
 
 @app.command()

@@ -30,6 +30,7 @@ from evolve.llm import LLMEnsemble, build_ensemble, build_provider, default_mode
 from evolve.llm.types import LLMProvider
 from evolve.peers.llm_feedback import LLMFeedbackEvaluation
 from evolve.program_variation import ProgramVariation
+from evolve.reverify import ranked
 from evolve.prompt_variation import PromptVariation
 from evolve.repo_task import RepoTask, repo_task_from_record
 from evolve.repo_variation import RepoVariation
@@ -127,7 +128,9 @@ def _controller(store: Store, run_id: str, task: Task, config: RunConfig, sandbo
         evaluator = ProgramEvaluation(RepoEvaluator.for_task(task, sandbox, config.limits))  # type: ignore[arg-type]
     else:
         variation = ProgramVariation(task, config.edit_mode)
-        evaluator = ProgramEvaluation(ProgramEvaluator.for_task(task, sandbox, config.limits))
+        evaluator = ProgramEvaluation(
+            ProgramEvaluator.for_task(task, sandbox, config.limits), reverify=spec.reverify, better=task.better,
+            ranking=lambda: ranked(store.iter_candidates(run_id, status="ok"), task.better))
     dims = resolve_dims(spec.features, task.seed_source, spec.objective, spec.best_known)
     ensemble = ensemble or build_ensemble(config.models)
     if task.llm_feedback_weight is not None and spec.kind != "prompt":  # OpenEvolve's use_llm_feedback

@@ -217,11 +217,11 @@ class TaskOutput:
 
 @dataclass
 class SplitScore:
-    """One candidate's score on one split, as reported after a prompt run."""
+    """One candidate's score on one split, as reported when a run ends (see evolve/reverify.py for the last two)."""
 
     candidate_id: str
-    role: str  # seed | best
-    split: str  # dev | test
+    role: str  # seed | best | flagged
+    split: str  # dev | test | reverify | spread
     score: float
     examples: int
     task_calls: int = 0
@@ -509,10 +509,11 @@ class Store:
                          [{"run_id": run_id, "created_at": time.time(), **asdict(score)} for score in scores])
 
     def split_scores(self, run_id: str) -> list[SplitScore]:
-        """The latest score per (role, split) of a run (a resumed run reports again when it ends)."""
+        """The latest score per (role, split) of a run (a resumed run reports again when it ends); every seed and
+        every flagged candidate keeps its own rows."""
         q = select(split_scores).where(split_scores.c.run_id == run_id).order_by(split_scores.c.id)
         with self.engine.connect() as conn:
-            latest = {(r["role"], r["split"], r["candidate_id"] if r["role"] == "seed" else ""):
+            latest = {(r["role"], r["split"], r["candidate_id"] if r["role"] != "best" else ""):
                       SplitScore(r["candidate_id"], r["role"], r["split"], r["score"], r["examples"], r["task_calls"])
                       for r in conn.execute(q).mappings()}
         return list(latest.values())

@@ -14,6 +14,7 @@ from evolve.config import FeatureSpec, LimitsSpec, config_error_from
 from evolve.errors import ConfigError
 from evolve.examples import Example, load_examples
 from evolve.peers import openevolve, shinka
+from evolve.reverify import ReverifySpec
 from evolve.resources import builtin_task_dirs
 
 
@@ -86,6 +87,7 @@ class TaskSpec(BaseModel):
     )
     run: dict[str, Any] = Field(default_factory=dict)  # defaults for RunConfig, validated when a run starts
     prompt: PromptSpec | None = None  # kind: prompt only
+    reverify: ReverifySpec = Field(default_factory=ReverifySpec)  # program runs: how the best is re-checked
 
     @property
     def seeds(self) -> list[str]:

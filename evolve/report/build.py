@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from evolve.report import figures, stats, tables
 from evolve.report.data import OUTCOMES, RunData, Selection, load
+from evolve.report.heldout import HeldOutRow, heldout_rows
 from evolve.report.html import render_page
 from evolve.store import Store
 
@@ -41,6 +42,7 @@ def write_report(store: Store, refs: list[str], out: Path, baseline: str | None 
     rates = tables.outcome_rates(sel)
     comparisons = tables.comparisons(sel, baseline)
     runs = tables.run_rows(sel)
+    heldout = heldout_rows(store, sel)
     out.mkdir(parents=True, exist_ok=True)
     figure_dir = out / "figures"
     built: list[tuple[str, str, str]] = []  # (name, caption, base64 png)
@@ -51,12 +53,12 @@ def write_report(store: Store, refs: list[str], out: Path, baseline: str | None 
         files += _keep(fig, figure_dir, name, f"best score so far vs {x_label}", built)
     fig = figures.finals_figure(_finals_panels(sel, finals), "Final best score per configuration")
     files += _keep(fig, figure_dir, "final_scores", "final best score per configuration (one dot per seed)", built)
-    csvs = _write_csvs(out, finals, rates, comparisons, runs)
+    csvs = _write_csvs(out, finals, rates, comparisons, runs, heldout)
     page = out / "report.html"
     page.write_text(render_page(
         title=sel.title, store_url=store.engine.url.render_as_string(hide_password=True), selection=sel,
         finals=finals, rates=rates, outcomes=OUTCOMES, comparisons=comparisons, baseline=baseline,
-        failures=tables.failure_reasons(sel), runs=runs, figures=built,
+        failures=tables.failure_reasons(sel), runs=runs, figures=built, heldout=heldout,
     ), encoding="utf-8")
     return ReportFiles(page, files, csvs)
 
@@ -111,7 +113,7 @@ def _score_label(run: RunData, what: str = "best {} so far") -> str:
 
 
 def _write_csvs(out: Path, finals: list[tables.FinalScores], rates: list[tables.Rates],
-                comparisons: list[tables.Comparison], runs: list[RunData]) -> list[Path]:
+                comparisons: list[tables.Comparison], runs: list[RunData], heldout: list[HeldOutRow]) -> list[Path]:
     """The tables as tidy CSV, for a paper's own plots (values as stored; text is the page's job to escape)."""
     def write(name: str, header: list[str], rows: list[list[object]]) -> Path:
         path = out / f"{name}.csv"
@@ -137,6 +139,10 @@ def _write_csvs(out: Path, finals: list[tables.FinalScores], rates: list[tables.
                        "tokens", "cost_usd", "wall_s"],
               [[r.id, r.task, r.label, r.seed, r.status, r.stop_reason, r.children, r.final, r.tokens_total,
                 r.cost_total, r.wall_s] for r in runs]),
+        write("heldout", ["run", "task", "configuration", "seed", "seed_dev", "seed_test", "best_dev", "best_test",
+                          "gap", "reverified", "flagged"],
+              [[h.run.id, h.run.task, h.run.label, h.run.seed, *h.values.values(), h.reverified,
+                " ".join(h.flagged)] for h in heldout]),
     ]
 
 

@@ -14,15 +14,27 @@ import numpy as np
 SEED = 20231214  # FunSearch's publication date; any fixed value keeps the instances stable
 WEIBULL = {"count": 5, "items": 1000, "capacity": 100}  # FunSearch's Weibull 5k, scaled down 5x
 OR_LIKE = {"count": 5, "items": 500, "capacity": 150}  # like OR-Library binpack3 (u500)
+# The held-out test set (evaluate_test, scored once after a run): drawn from the same generators under another
+# seed, at FunSearch's published size (Weibull 5k: 5 instances of 5,000 items) and OR-Library binpack4's (u1000).
+TEST_SEED = 5000
+TEST_WEIBULL = {"count": 5, "items": 5000, "capacity": 100}
+TEST_OR_LIKE = {"count": 5, "items": 1000, "capacity": 150}
 
 
-def instances() -> dict[str, tuple[list[np.ndarray], int]]:
-    """The fixed benchmark: {dataset name: (item arrays, bin capacity)}; integer item sizes, as floats."""
-    rng = np.random.default_rng(SEED)
-    weibull = [np.clip(np.round(rng.weibull(3.0, WEIBULL["items"]) * 45.0), 1, 100)
-               for _ in range(WEIBULL["count"])]
-    uniform = [rng.integers(20, 101, OR_LIKE["items"]).astype(float) for _ in range(OR_LIKE["count"])]
-    return {"weibull": (weibull, WEIBULL["capacity"]), "or": (uniform, OR_LIKE["capacity"])}
+def instances(seed: int = SEED, weibull_shape: dict = WEIBULL,
+              or_shape: dict = OR_LIKE) -> dict[str, tuple[list[np.ndarray], int]]:
+    """A benchmark (default: the fixed dev one): {dataset name: (item arrays, bin capacity)}; integer item
+    sizes, as floats."""
+    rng = np.random.default_rng(seed)
+    weibull = [np.clip(np.round(rng.weibull(3.0, weibull_shape["items"]) * 45.0), 1, 100)
+               for _ in range(weibull_shape["count"])]
+    uniform = [rng.integers(20, 101, or_shape["items"]).astype(float) for _ in range(or_shape["count"])]
+    return {"weibull": (weibull, weibull_shape["capacity"]), "or": (uniform, or_shape["capacity"])}
+
+
+def test_instances() -> dict[str, tuple[list[np.ndarray], int]]:
+    """The held-out benchmark: never shown to evolution."""
+    return instances(TEST_SEED, TEST_WEIBULL, TEST_OR_LIKE)
 
 
 def count_bins(items: np.ndarray, capacity: float, assignment) -> tuple[int, str | None]:
@@ -46,10 +58,20 @@ def count_bins(items: np.ndarray, capacity: float, assignment) -> tuple[int, str
 
 
 def evaluate(candidate) -> dict:
-    """Pack every instance in the candidate's process; validate and score each packing here."""
+    """Pack every dev instance in the candidate's process; validate and score each packing here."""
+    return score(candidate, instances())
+
+
+def evaluate_test(candidate) -> dict:
+    """The same scoring on the held-out instances (called once per seed and best, after a run)."""
+    return score(candidate, test_instances())
+
+
+def score(candidate, benchmark: dict[str, tuple[list[np.ndarray], int]]) -> dict:
+    """Mean % excess over L1 on every instance of `benchmark`, and per dataset."""
     metrics: dict[str, float] = {}
     excess: list[float] = []
-    for name, (items_list, capacity) in instances().items():
+    for name, (items_list, capacity) in benchmark.items():
         assignments = candidate.call("driver:pack_all", items_list, capacity)
         if not isinstance(assignments, list) or len(assignments) != len(items_list):
             got = type(assignments).__name__
@@ -63,7 +85,7 @@ def evaluate(candidate) -> dict:
             group.append(100.0 * (bins - lower) / lower)
         metrics[f"excess_pct_{name}"] = float(np.mean(group))
         excess += group
-    return {"excess_pct": float(np.mean(excess)), **metrics}
+    return {"excess_pct": float(np.mean(excess)), "instances": float(len(excess)), **metrics}
 
 
 def probes() -> list[tuple[str, tuple]]:

@@ -42,13 +42,14 @@ def loop(rng: np.random.Generator, n: int = 4000, length: int = 80, noise: float
     return trace
 
 
-def make_traces() -> dict[str, list[int]]:
-    """The three benchmark traces, the same on every run."""
-    rng = np.random.default_rng(2025)
+def make_traces(seed: int = 2025) -> dict[str, list[int]]:
+    """The three benchmark traces, the same on every run (seed 2025: dev; TEST_SEED: the held-out ones)."""
+    rng = np.random.default_rng(seed)
     return {name: make(rng).tolist() for name, make in (("zipf", zipf_phases), ("scan", scans), ("loop", loop))}
 
 
 TRACES = make_traces()
+TEST_SEED = 2026  # the held-out traces (evaluate_test): the same three generators, other draws
 
 
 class Invalid(Exception):
@@ -111,14 +112,24 @@ def belady_hits(trace: list[int], capacity: int) -> int:
 
 def evaluate(candidate) -> dict:
     """Hit rate per trace and their mean (the objective), all counted here."""
+    return hit_rates(candidate, TRACES)
+
+
+def evaluate_test(candidate) -> dict:
+    """The same scoring on held-out traces (called once per seed and best, after a run)."""
+    return hit_rates(candidate, make_traces(TEST_SEED))
+
+
+def hit_rates(candidate, traces: dict[str, list[int]]) -> dict:
+    """Hit rate on each of `traces` and their mean."""
     rates = {}
-    for name, trace in TRACES.items():
+    for name, trace in traces.items():
         try:
             hits = candidate_hits(candidate, trace, CAPACITY)
         except Invalid as exc:
             return {"error": f"trace {name}: {exc}"}
         rates[f"hit_rate_{name}"] = hits / len(trace)
-    return {"hit_rate": float(np.mean(list(rates.values()))), **rates}
+    return {"hit_rate": float(np.mean(list(rates.values()))), "instances": float(len(traces)), **rates}
 
 
 def probes() -> list[tuple[str, tuple]]:

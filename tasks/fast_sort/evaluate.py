@@ -31,12 +31,14 @@ def make_input(rng: np.random.Generator, kind: str, n: int) -> list[int]:
     return rng.integers(0, max(2, n // 4), size=n).tolist()
 
 
-def make_inputs() -> list[tuple[str, list[int]]]:
-    rng = np.random.default_rng(1962)
+def make_inputs(seed: int = 1962) -> list[tuple[str, list[int]]]:
+    """One input of each kind at each size (seed 1962: dev; TEST_SEED: the held-out ones)."""
+    rng = np.random.default_rng(seed)
     return [(kind, make_input(rng, kind, n)) for n in SIZES for kind in KINDS]
 
 
 INPUTS = make_inputs()
+TEST_SEED = 1963  # the held-out inputs (evaluate_test): the same kinds and sizes, other draws
 
 
 def lower_bound(n: int) -> float:
@@ -98,9 +100,19 @@ def _proved(known: list[list[int]], values: list[int], u: int, w: int) -> bool:
 
 def evaluate(candidate) -> dict:
     """comparison_ratio: comparisons over log2(n!), averaged over the inputs (lower is better)."""
+    return comparison_ratios(candidate, INPUTS)
+
+
+def evaluate_test(candidate) -> dict:
+    """The same scoring on held-out inputs of the same kinds and sizes (once per seed and best, after a run)."""
+    return comparison_ratios(candidate, make_inputs(TEST_SEED))
+
+
+def comparison_ratios(candidate, inputs: list[tuple[str, list[int]]]) -> dict:
+    """Comparisons over log2(n!) on each of `inputs`: their mean, per kind, and the total count."""
     ratios: dict[str, list[float]] = {kind: [] for kind in KINDS}
     total = 0
-    for kind, values in INPUTS:
+    for kind, values in inputs:
         try:
             asked = count_comparisons(candidate, values)
         except Invalid as exc:
@@ -109,7 +121,7 @@ def evaluate(candidate) -> dict:
         ratios[kind].append(asked / lower_bound(len(values)))
     per_kind = {f"ratio_{kind}": float(np.mean(r)) for kind, r in ratios.items()}
     return {"comparison_ratio": float(np.mean([x for r in ratios.values() for x in r])),
-            "comparisons": float(total), **per_kind}
+            "comparisons": float(total), "instances": float(len(inputs)), **per_kind}
 
 
 def probes() -> list[tuple[str, tuple]]:

@@ -31,9 +31,9 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
-def logistic() -> Problem:
+def logistic(seed: int = 11) -> Problem:
     """L2-regularized logistic regression, 10 features on scales from 0.1 to 3 (ill-conditioned)."""
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(seed)
     n, d, lam = 256, 10, 1e-2
     x = np.hstack([rng.normal(size=(n, d)) * np.geomspace(0.1, 3.0, d), np.ones((n, 1))])
     y = (x[:, :d] @ rng.normal(size=d) + 0.5 * rng.normal(size=n) > 0).astype(float)
@@ -56,9 +56,9 @@ def logistic() -> Problem:
     return Problem("logistic", np.zeros(d + 1), loss, grad, steps=100, floor=loss(p))
 
 
-def mlp() -> Problem:
+def mlp(seed: int = 12) -> Problem:
     """A 2-16-1 tanh network classifying points of the plane inside/outside a circle (cross-entropy)."""
-    rng = np.random.default_rng(12)
+    rng = np.random.default_rng(seed)
     n, h = 200, 16
     x = rng.normal(size=(n, 2))
     y = (np.sum(x**2, axis=1) > 1.4).astype(float)
@@ -83,9 +83,9 @@ def mlp() -> Problem:
     return Problem("mlp", x0, loss, grad, steps=200)
 
 
-def quadratic() -> Problem:
+def quadratic(seed: int = 13) -> Problem:
     """A rotated 20-dimensional quadratic with condition number 1e4."""
-    rng = np.random.default_rng(13)
+    rng = np.random.default_rng(seed)
     d = 20
     q, _ = np.linalg.qr(rng.normal(size=(d, d)))
     a = (q * np.geomspace(1e-2, 1e2, d)) @ q.T
@@ -94,7 +94,7 @@ def quadratic() -> Problem:
                    lambda p: a @ (p - target), steps=100)
 
 
-def rosenbrock() -> Problem:
+def rosenbrock(x0: tuple[float, float] = (-1.2, 1.0)) -> Problem:
     """Rosenbrock's banana valley from the classic start (-1.2, 1)."""
 
     def loss(p: np.ndarray) -> float:
@@ -103,10 +103,13 @@ def rosenbrock() -> Problem:
     def grad(p: np.ndarray) -> np.ndarray:
         return np.array([-2 * (1 - p[0]) - 400 * p[0] * (p[1] - p[0] ** 2), 200 * (p[1] - p[0] ** 2)])
 
-    return Problem("rosenbrock", np.array([-1.2, 1.0]), loss, grad, steps=300)
+    return Problem("rosenbrock", np.array(x0), loss, grad, steps=300)
 
 
 PROBLEMS = (logistic(), mlp(), quadratic(), rosenbrock())
+# The held-out test problems (evaluate_test, once per seed and best after a run): the same four families with
+# other data, weights and rotations (seeds 21-23) and Rosenbrock from another start; Adam is re-tuned on them.
+TEST_PROBLEMS = (logistic(21), mlp(22), quadratic(23), rosenbrock((1.5, -0.5)))
 
 # Adam's (beta1 0.9, beta2 0.999, eps 1e-8) best gap over LR_GRID per problem, from reference_gaps(); a test
 # recomputes them.
@@ -135,12 +138,13 @@ def train(step: Callable[[str, np.ndarray, int, float], object], problem: Proble
     return max(gap, GAP_FLOOR) if np.isfinite(gap) else np.inf
 
 
-def best_gaps(step: Callable[[str, np.ndarray, int, float], object]) -> dict[str, float]:
+def best_gaps(step: Callable[[str, np.ndarray, int, float], object],
+              problems: tuple[Problem, ...] = PROBLEMS) -> dict[str, float]:
     """Each problem's best final gap over LR_GRID."""
-    return {p.name: min(train(step, p, lr) for lr in LR_GRID) for p in PROBLEMS}
+    return {p.name: min(train(step, p, lr) for lr in LR_GRID) for p in problems}
 
 
-def reference_gaps(update: Callable) -> dict[str, float]:
+def reference_gaps(update: Callable, problems: tuple[Problem, ...] = PROBLEMS) -> dict[str, float]:
     """best_gaps() of a local update(grad, state, step, lr) function, for baselines (Adam, SGD)."""
     states: dict[str, dict] = {}
 
@@ -148,7 +152,7 @@ def reference_gaps(update: Callable) -> dict[str, float]:
         delta, states[run] = update(grad, {} if t == 1 else states[run], t, lr)
         return np.asarray(delta, dtype=float)
 
-    return best_gaps(step)
+    return best_gaps(step, problems)
 
 
 def adam(grad: np.ndarray, state: dict, step: int, lr: float) -> tuple[np.ndarray, dict]:
@@ -159,9 +163,9 @@ def adam(grad: np.ndarray, state: dict, step: int, lr: float) -> tuple[np.ndarra
     return -lr * m_hat / (np.sqrt(v_hat) + 1e-8), {"m": m, "v": v}
 
 
-def score(gaps: dict[str, float]) -> dict[str, float]:
-    """Metrics from per-problem gaps: the objective is the mean clipped log10 gain over Adam."""
-    gains = {k: float(np.clip(np.log10(ADAM_GAPS[k] / gaps[k]), -CLIP, CLIP)) for k in gaps}
+def score(gaps: dict[str, float], reference: dict[str, float] = ADAM_GAPS) -> dict[str, float]:
+    """Metrics from per-problem gaps: the objective is the mean clipped log10 gain over Adam (`reference`)."""
+    gains = {k: float(np.clip(np.log10(reference[k] / gaps[k]), -CLIP, CLIP)) for k in gaps}
     return {"log10_gain_over_adam": float(np.mean(list(gains.values()))),
             "beats_adam": float(np.mean([g > 0 for g in gains.values()])),
             **{f"gap_{k}": v for k, v in gaps.items()}}
@@ -169,14 +173,24 @@ def score(gaps: dict[str, float]) -> dict[str, float]:
 
 def evaluate(candidate) -> dict:
     """Train every problem with the candidate's update() at every grid learning rate; score the best runs."""
+    return train_and_score(candidate, PROBLEMS, ADAM_GAPS)
+
+
+def evaluate_test(candidate) -> dict:
+    """The same protocol on the held-out TEST_PROBLEMS, against Adam tuned on them (computed here: ~0.1 s)."""
+    return train_and_score(candidate, TEST_PROBLEMS, reference_gaps(adam, TEST_PROBLEMS))
+
+
+def train_and_score(candidate, problems: tuple[Problem, ...], reference: dict[str, float]) -> dict:
+    """Best gaps of the candidate's update() on `problems`, scored against `reference`."""
     try:
-        gaps = best_gaps(lambda run, grad, t, lr: candidate.call("driver:step", run, grad, t, lr))
+        gaps = best_gaps(lambda run, grad, t, lr: candidate.call("driver:step", run, grad, t, lr), problems)
     except Invalid as exc:
         return {"error": str(exc)}
     diverged = [k for k, v in gaps.items() if not np.isfinite(v)]
     if diverged:
         return {"error": f"the parameters became non-finite at every learning rate on: {', '.join(diverged)}"}
-    return score(gaps)
+    return {**score(gaps, reference), "instances": float(len(problems))}
 
 
 def probes() -> list[tuple[str, tuple]]:

@@ -13,6 +13,7 @@ import numpy as np
 MAX_PARAMS = 10
 NMSE_FLOOR = 1e-12  # caps the score at 12: an exact law must not give an infinite score
 SEED = 72025
+TEST_SEED = 72026  # the held-out draw (evaluate_test): same boxes and noise, points evolution never saw
 N_TRAIN, N_TEST = 300, 200
 TRAIN_BOX = np.array([1.2, 1.5])  # |displacement| <= 1.2, |velocity| <= 1.5
 OOD_BOX = np.array([2.6, 2.5])  # out-of-domain points: inside this box, outside TRAIN_BOX
@@ -25,9 +26,9 @@ def _law(x: np.ndarray) -> np.ndarray:
     return -2.0 * np.sin(q) - 0.5 * v * np.abs(v) - 0.3 * q**2 * v
 
 
-def make_data() -> dict[str, np.ndarray]:
+def make_data(seed: int = SEED) -> dict[str, np.ndarray]:
     """Training points (noisy targets), in-domain test points and out-of-domain test points (exact targets)."""
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(seed)
     x_train = rng.uniform(-TRAIN_BOX, TRAIN_BOX, size=(N_TRAIN, 2))
     x_id = rng.uniform(-TRAIN_BOX, TRAIN_BOX, size=(N_TEST, 2))
     pool = rng.uniform(-OOD_BOX, OOD_BOX, size=(20 * N_TEST, 2))
@@ -61,7 +62,18 @@ def _describe(value) -> str:
 
 def evaluate(candidate) -> dict:
     """Fit (in the candidate's process), then score on held-out points: -mean(log10 NMSE_id, log10 NMSE_ood)."""
-    params = candidate.call("driver:fit", DATA["x_train"], DATA["y_train"])
+    return score(candidate, DATA)
+
+
+def evaluate_test(candidate) -> dict:
+    """The same fit and scoring on a fresh draw of the whole data set (TEST_SEED): training, in-domain and
+    out-of-domain points evolution never saw (called once per seed and best, after a run)."""
+    return score(candidate, make_data(TEST_SEED))
+
+
+def score(candidate, data: dict[str, np.ndarray]) -> dict:
+    """Fit on data's training points, then -mean(log10 NMSE_id, log10 NMSE_ood) on its test points."""
+    params = candidate.call("driver:fit", data["x_train"], data["y_train"])
     if not isinstance(params, np.ndarray) or params.shape != (MAX_PARAMS,) or params.dtype.kind not in "iuf":
         return {"error": f"fit must give {MAX_PARAMS} params; got {_describe(params)}"}
     params = params.astype(float)
@@ -69,10 +81,10 @@ def evaluate(candidate) -> dict:
         return {"error": "the fitted params are not all finite"}
     scores = {}
     for part in ("id", "ood"):
-        pred = _predict(candidate, DATA[f"x_{part}"], params)
+        pred = _predict(candidate, data[f"x_{part}"], params)
         if isinstance(pred, str):
             return {"error": f"{part} points: {pred}"}
-        scores[f"nmse_{part}"] = nmse(DATA[f"y_{part}"], pred)
+        scores[f"nmse_{part}"] = nmse(data[f"y_{part}"], pred)
     logs = [np.log10(max(scores[k], NMSE_FLOOR)) for k in ("nmse_id", "nmse_ood")]
     return {"neg_log10_nmse": -float(np.mean(logs)), **scores}
 

@@ -10,11 +10,15 @@ import numpy as np
 
 SEED = 2024
 N_INSTANCES, N_CITIES = 64, 50
+# The held-out test set (evaluate_test, scored once after a run): the same generator under another seed, at the
+# sizes AEL and ReEvo report (TSP50, TSP100; 64 instances each, uniform in the unit square).
+TEST_SEED = 5064
+TEST_SIZES = (50, 100)
 
 
-def instances() -> np.ndarray:
-    """The fixed benchmark: (64, 50, 2) city coordinates, uniform in the unit square."""
-    return np.random.default_rng(SEED).random((N_INSTANCES, N_CITIES, 2))
+def instances(seed: int = SEED, n_cities: int = N_CITIES) -> np.ndarray:
+    """A benchmark (default: the fixed dev one): (64, n_cities, 2) coordinates, uniform in the unit square."""
+    return np.random.default_rng(seed).random((N_INSTANCES, n_cities, 2))
 
 
 def tour_length(coords: np.ndarray, tour) -> tuple[float, str | None]:
@@ -35,8 +39,24 @@ def tour_length(coords: np.ndarray, tour) -> tuple[float, str | None]:
 
 
 def evaluate(candidate) -> dict:
-    """Build all tours in the candidate's process; validate and measure them here."""
-    coords = instances()
+    """Build all dev tours in the candidate's process; validate and measure them here."""
+    return measure(candidate, instances())
+
+
+def evaluate_test(candidate) -> dict:
+    """The held-out TSP50 and TSP100 sets (called once per seed and best, after a run). The objective is the
+    TSP50 mean, comparable with the dev score; TSP100's is reported beside it."""
+    report: dict = {}
+    for n in TEST_SIZES:
+        metrics = measure(candidate, instances(TEST_SEED + n, n))
+        if "error" in metrics:
+            return {"error": f"TSP{n}: {metrics['error']}"}
+        report.update({f"{k}_tsp{n}": v for k, v in metrics.items()})
+    return {"mean_tour_length": report["mean_tour_length_tsp50"], "instances": float(N_INSTANCES), **report}
+
+
+def measure(candidate, coords: np.ndarray) -> dict:
+    """Mean and max closed tour length over `coords`' instances."""
     tours = candidate.call("driver:build_tours", coords)
     if not isinstance(tours, list) or len(tours) != len(coords):
         return {"error": f"driver:build_tours returned {type(tours).__name__}, not {len(coords)} tours"}
