@@ -49,7 +49,8 @@ class ProgramEvaluation:
         self.reverify_spec = reverify or ReverifySpec(enabled=False)
         self.ranking = ranking  # the run's scored candidates, best first (re-verification walks it)
         self.better = better or (lambda a, b: a > b)
-        self.has_test = defines_function(evaluator.evaluator_path, "evaluate_test")
+        path = getattr(evaluator, "evaluator_path", None)  # a repository task scores with its own commands
+        self.has_test = path is not None and defines_function(path, "evaluate_test")
         self.verdict: Verdict | None = None  # the last re-verification (the run's summary describes it)
 
     async def evaluate(self, source: str, baseline: Candidate | None, twin_of: TwinLookup) -> EvalResult:
