@@ -122,7 +122,7 @@ def run(
     llm_concurrency: Annotated[Optional[int], typer.Option(help="LLM calls in flight at once.")] = None,
     eval_concurrency: Annotated[Optional[int], typer.Option(help="Sandboxed evaluations at once (default: cores).")] = None,
     islands: Annotated[Optional[int], typer.Option(help="Number of islands.")] = None,
-    edit_mode: Annotated[Optional[str], typer.Option(help="auto | diff | rewrite.")] = None,
+    edit_mode: Annotated[Optional[str], typer.Option(help="auto | diff | rewrite | constrained (line edits under a grammar; auto picks it for local models, diffs for the rest).")] = None,
     sandbox: Annotated[Optional[str], typer.Option(help="Sandbox backend: auto (warm as root, else process) | warm | process | docker | none (unsafe).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live progress display.")] = False,
 ) -> None:

@@ -203,7 +203,10 @@ def load_model(path: str, n_ctx: int | None = None) -> _Loaded:
 
 
 class LocalProvider:
-    """LLMProvider for the embedded model (or any GGUF file). Cost is always 0."""
+    """LLMProvider for the embedded model (or any GGUF file). Cost is always 0. Takes a `grammar` parameter
+    (GBNF text, see evolve/constrained_edits.py) that llama.cpp enforces token by token."""
+
+    accepts_grammar = True
 
     def __init__(self, cfg: ModelConfig) -> None:
         _require_llama_cpp()
@@ -233,14 +236,22 @@ class LocalProvider:
         return len(self._loaded().llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
     async def generate(self, messages: list[dict[str, str]], **params: Any) -> Reply:
+        """One completion in a worker thread. `grammar` (GBNF text) constrains the reply. Cancelling the awaiting
+        task (a second Ctrl-C) stops the thread within one prefill chunk or one token, so the process can exit
+        at once instead of waiting for the reply it no longer wants."""
         start = time.perf_counter()
         timeout = float(params.pop("timeout_s", self.cfg.timeout_s))
-        out, timed_out = await asyncio.to_thread(self._complete, messages, params, start + timeout)
+        abort = threading.Event()
+        try:
+            out, timed_out = await asyncio.to_thread(self._complete, messages, params, start + timeout, abort)
+        except asyncio.CancelledError:
+            abort.set()
+            raise
         if timed_out:
             raise LLMError("timeout", f"{self.name}: no complete reply within {timeout:g} s")
         try:
             choice = out["choices"][0]
-            text = choice["message"]["content"] or ""
+            text = choice["text"] or ""
             usage = out.get("usage") or {}
         except (KeyError, IndexError, TypeError) as exc:
             raise LLMError("bad_reply", f"{self.name}: unexpected llama.cpp output: {exc!r}") from exc
@@ -252,38 +263,100 @@ class LocalProvider:
             finish_reason=choice.get("finish_reason"),
         )
 
-    def _complete(self, messages: list[dict[str, str]], params: dict[str, Any], deadline: float):
-        """Runs in a worker thread. The deadline is enforced inside generation (a logits processor forces the
-        end token once it passes) because a thread cannot be cancelled and would hold the model's lock."""
-        from llama_cpp import LogitsProcessorList
+    def _complete(self, messages: list[dict[str, str]], params: dict[str, Any], deadline: float,
+                  abort: threading.Event) -> tuple[Any, bool]:
+        """Runs in a worker thread: (llama.cpp's completion, whether it stopped for the deadline or an abort).
+
+        A thread cannot be cancelled and would hold the model's lock, so every wait and every step checks
+        `abort` and the deadline: the lock is waited for in short slices, the prompt is evaluated in chunks
+        (`_prefill`) and generation stops at the next token (a stopping criterion)."""
+        from llama_cpp import StoppingCriteriaList
 
         loaded = self._loaded()
-        if not loaded.lock.acquire(timeout=max(0.0, deadline - time.perf_counter())):
-            return None, True
-        state = {"late": False}
 
-        def stop_when_late(input_ids, scores):
-            if time.perf_counter() > deadline:
-                state["late"] = True
-                eos = loaded.llm.token_eos()
-                scores[:] = -float("inf")
-                scores[eos] = 0.0
-            return scores
+        def stop(*_: Any) -> bool:
+            return abort.is_set() or time.perf_counter() > deadline
 
+        while not loaded.lock.acquire(timeout=_POLL_S):
+            if stop():
+                return None, True
         try:
+            llm = loaded.llm
             temperature, max_tokens, rest = self.cfg.options(params)
+            grammar = rest.pop("grammar", None)
             seed = rest.pop("seed", None)
+            prompt, stop_text = _render(llm, messages)
+            tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=not _has_bos(llm, prompt), special=True)
+            if not _prefill(llm, tokens, stop):
+                return None, True
             kwargs: dict[str, Any] = {
                 "temperature": temperature,
                 "max_tokens": max_tokens,
-                "logits_processor": LogitsProcessorList([stop_when_late]),
+                "stop": stop_text,
+                "stopping_criteria": StoppingCriteriaList([stop]),
                 **rest,
             }
+            if grammar:
+                kwargs["grammar"] = _grammar(str(grammar))
             if seed is not None:
                 kwargs["seed"] = int(seed)
-            out = loaded.llm.create_chat_completion(messages=messages, **kwargs)
-        except ValueError as exc:  # e.g. the prompt exceeds the context
+            out = llm.create_completion(prompt=tokens, **kwargs)
+        except ValueError as exc:  # e.g. the prompt exceeds the context, or a grammar llama.cpp cannot parse
             raise LLMError("other", f"{self.name}: {exc}") from exc
         finally:
             loaded.lock.release()
-        return out, state["late"]
+        return out, stop()
+
+
+#: How often a waiting or working thread looks at its abort flag while it waits for the model's lock.
+_POLL_S = 0.05
+#: Prompt tokens evaluated between two looks at the abort flag: small enough that an abort is seen within a
+#: fraction of a second on a loaded 2-core machine, large enough to keep prefill at full speed.
+_PREFILL_CHUNK = 64
+
+
+def _prefill(llm: Any, tokens: list[int], stop: Any) -> bool:
+    """Evaluate the prompt in chunks, reusing what the context already holds (the previous prompt's common
+    prefix: system message and parent listing are usually the same). False when `stop()` cut it short.
+    llama.cpp's own completion call then finds the whole prompt cached and samples at once."""
+    cached = 0
+    for have, want in zip(llm.input_ids[: llm.n_tokens], tokens):
+        if have != want:
+            break
+        cached += 1
+    cached = min(cached, len(tokens) - 1)  # the last token is always evaluated again: its logits are needed
+    llm.n_tokens = cached
+    for i in range(cached, len(tokens), _PREFILL_CHUNK):
+        if stop():
+            return False
+        llm.eval(tokens[i:i + _PREFILL_CHUNK])
+    return True
+
+
+def _render(llm: Any, messages: list[dict[str, str]]) -> tuple[str, list[str]]:
+    """The prompt text and stop strings: the model's own chat template when its GGUF has one, else (a base
+    model, e.g. Gemma 3 270M) the messages as plain paragraphs that the reply continues."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        return "\n\n".join(m["content"].strip() for m in messages) + "\n", []
+    eos, bos = (llm.detokenize([t], special=True).decode("utf-8", "replace") if t >= 0 else ""
+                for t in (llm.token_eos(), llm.token_bos()))
+    formatted = Jinja2ChatFormatter(template, eos, bos)(messages=messages)
+    stop = formatted.stop if isinstance(formatted.stop, list) else [formatted.stop] if formatted.stop else []
+    return formatted.prompt, stop
+
+
+def _has_bos(llm: Any, prompt: str) -> bool:
+    """True when the rendered prompt already starts with the BOS token (some chat templates write it)."""
+    bos = llm.token_bos()
+    return bos >= 0 and prompt.startswith(llm.detokenize([bos], special=True).decode("utf-8", "replace") or "\0")
+
+
+@functools.lru_cache(maxsize=16)
+def _grammar(text: str) -> Any:
+    """A parsed GBNF grammar, cached: one is built per parent, and parents repeat."""
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_string(text, verbose=False)
