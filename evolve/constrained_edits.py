@@ -32,12 +32,13 @@ from dataclasses import dataclass
 
 from evolve.edits import EditError, find_blocks
 
-#: Edits one reply may make (each a line); two lets a model move a pair of coordinates together.
-MAX_EDITS = 2
+#: Edits one reply may make (each a line). One by default: a small model that writes two usually spoils a good
+#: change with a bad one, and each edit costs its tokens (the grammar spells the whole line out).
+MAX_EDITS = 1
 #: Longest new line the grammar lets the model write (characters after the indentation).
 MAX_NEW_LINE = 100
-#: Digits a number may have before and after the point: enough for any constant a program tunes.
-_INT_DIGITS, _FRAC_DIGITS = 5, 4
+#: Digits a number may have after the point: enough for any constant a program tunes.
+_FRAC_DIGITS = 4
 _REPLY_LINE = re.compile(r"^\s*L?(\d+)\s*[:|]\s?(.*)$")
 _MARKER = re.compile(r"EVOLVE-BLOCK-(START|END)")
 
@@ -77,8 +78,9 @@ class EditableLine:
         return re.compile(body + re.escape(self.pieces[-1]) + r"\Z")
 
 
-_INT_RE = rf"(?:0|[1-9][0-9]{{0,{_INT_DIGITS - 1}}})"
-_FLOAT_RE = rf"{_INT_RE}\.[0-9]{{1,{_FRAC_DIGITS}}}"
+# what `apply` accepts as a number: any decimal (a server that refused the grammar may write any)
+_INT_RE = r"(?:0|[1-9][0-9]*)"
+_FLOAT_RE = rf"{_INT_RE}\.[0-9]+"
 
 
 class EditMenu:
@@ -122,7 +124,8 @@ class EditMenu:
 
     def grammar(self) -> str:
         """GBNF: 1..max_edits lines `N: replacement`, N one of the editable lines. A numbers-only replacement
-        must change at least one literal (the option names which comes first), so no reply is a no-op."""
+        must change at least one literal (the option names which comes first), so no reply is a no-op, and
+        keeps each number's order of magnitude (see `_hole`)."""
         rules = [
             f"root ::= edit{'' if self.max_edits == 1 else '{1,' + str(self.max_edits) + '}'}",
             "edit ::= " + " | ".join(f"{gbnf_literal(f'{n}: ')} line{n} \"\\n\"" for n in self.lines),
@@ -130,10 +133,11 @@ class EditMenu:
         for n, line in self.lines.items():
             options = []
             for j in range(len(line.kinds)):  # one option per literal: the first one that changes
-                literals = [gbnf_literal(line.text[a:b]) for a, b in line.spans[:j]]
+                originals = [line.text[a:b] for a, b in line.spans]
                 other = f"other{n}x{j}"
-                rules.append(f"{other} ::= " + _other_literal(line.text[slice(*line.spans[j])], line.kinds[j]))
-                holes = [*literals, other, *line.kinds[j + 1:]]
+                rules.append(f"{other} ::= " + _other_literal(originals[j], line.kinds[j]))
+                holes = [*(gbnf_literal(x) for x in originals[:j]), other,
+                         *(f"({_hole(x, k)})" for x, k in zip(originals[j + 1:], line.kinds[j + 1:], strict=True))]
                 parts = [x for piece, hole in zip(line.pieces, holes, strict=False)
                          for x in ((gbnf_literal(piece),) if piece else ()) + (hole,)]
                 if line.pieces[-1]:
@@ -142,10 +146,6 @@ class EditMenu:
             if line.free:
                 options.append("newline")
             rules.append(f"line{n} ::= " + " | ".join(options))
-        rules += [
-            f"int ::= \"0\" | [1-9] [0-9]{{0,{_INT_DIGITS - 1}}}",
-            f"float ::= int \".\" [0-9]{{1,{_FRAC_DIGITS}}}",
-        ]
         if any(e.free for e in self.lines.values()):
             rules.append(f"newline ::= [^ \\t\\n\\r#] [^\\n\\r]{{0,{MAX_NEW_LINE - 1}}}")
         return "\n".join(rules) + "\n"
@@ -174,7 +174,7 @@ class EditMenu:
                 offered = ", ".join(str(k) for k in self.lines)
                 raise ConstrainedEditError(f"line {n} cannot be edited; choose one of lines {offered}")
             edits[n] = code
-            if len(edits) > self.max_edits:
+            if len(edits) == self.max_edits:  # edits beyond the allowed number (an unguided reply) are ignored
                 break
         if not edits:
             raise ConstrainedEditError(
@@ -295,35 +295,48 @@ _COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.Fo
              ast.With, ast.AsyncWith, ast.Try, ast.Match, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
 
 
+def _hole(literal: str, kind: str) -> str:
+    """GBNF for a number of `kind` in the same order of magnitude as `literal`: as many digits before the
+    point (0.4 stays below 10, 26 stays two digits), so a small model's pick stays on the program's scale."""
+    whole, _ = _split(literal)
+    digits = f"[{'0-9' if len(whole) == 1 else '1-9'}]" + (f" [0-9]{{{len(whole) - 1}}}" if len(whole) > 1 else "")
+    return digits if kind == "int" else f"{digits} \".\" [0-9]{{1,{_FRAC_DIGITS}}}"
+
+
 def _other_literal(literal: str, kind: str) -> str:
-    """GBNF alternatives for a number of `kind` (as the `int`/`float` rules write them) spelled differently
-    from `literal`."""
-    whole, _, frac = literal.replace("_", "").partition(".")
-    whole = whole.lstrip("0") or "0"
-    other_whole = _other_digits(whole, _INT_DIGITS, first="123456789", zero_alone=True)
+    """GBNF for the numbers `_hole` allows except `literal` itself (as the model would spell it)."""
+    whole, frac = _split(literal)
+    options = []
+    for i, digit in enumerate(whole):  # the whole part differs first at digit i
+        allowed = "".join(d for d in ("123456789" if i == 0 and len(whole) > 1 else "0123456789") if d != digit)
+        rest = len(whole) - 1 - i
+        options.append((gbnf_literal(whole[:i]) + " " if i else "") + f"[{allowed}]"
+                       + (f" [0-9]{{{rest}}}" if rest else ""))
     if kind == "int":
-        return other_whole
-    other_frac = _other_digits(frac, _FRAC_DIGITS, first="0123456789", zero_alone=False)
-    return f"({other_whole}) \".\" [0-9]{{1,{_FRAC_DIGITS}}} | {gbnf_literal(whole + '.')} ({other_frac})"
+        return " | ".join(options)
+    other_whole = f"({' | '.join(options)}) \".\" [0-9]{{1,{_FRAC_DIGITS}}}"
+    return f"{other_whole} | {gbnf_literal(whole + '.')} ({_other_fraction(frac)})"
 
 
-def _other_digits(s: str, max_len: int, first: str, zero_alone: bool) -> str:
-    """GBNF alternatives for the digit strings of length 1..max_len whose first digit is in `first` (plus "0"
-    alone when `zero_alone`), except `s`: they differ at some position, or stop early, or go on longer."""
-    any_tail = "[0-9]{0,%d}" % (max_len - 1)
-    if not s or len(s) > max_len or s[0] not in first and s != "0" or not s.isdigit():
-        return ('"0" | ' if zero_alone else "") + f"[{first}] {any_tail}"  # s is not in the language
-    if zero_alone and s == "0":
-        return f"[{first}] {any_tail}"
-    options = ['"0"'] if zero_alone else []
+def _split(literal: str) -> tuple[str, str]:
+    """Whole and fractional digits of a decimal literal ("0.5" -> "0", "5"; ".5" -> "0", "5"; "1_000" -> "1000")."""
+    whole, _, frac = literal.replace("_", "").partition(".")
+    return whole.lstrip("0") or "0", frac
+
+
+def _other_fraction(s: str) -> str:
+    """GBNF for the digit strings of length 1.._FRAC_DIGITS other than `s`: they differ at some digit, stop
+    early, or go on longer."""
+    if not s or len(s) > _FRAC_DIGITS:
+        return f"[0-9]{{1,{_FRAC_DIGITS}}}"  # s is not one of them: any fraction differs
+    options = []
     for i, digit in enumerate(s):
-        allowed = "".join(d for d in (first if i == 0 else "0123456789") if d != digit)
-        if allowed:
-            tail = f" [0-9]{{0,{max_len - 1 - i}}}" if i < max_len - 1 else ""
-            options.append((gbnf_literal(s[:i]) + " " if i else "") + f"[{allowed}]" + tail)
+        allowed = "".join(d for d in "0123456789" if d != digit)
+        tail = f" [0-9]{{0,{_FRAC_DIGITS - 1 - i}}}" if i < _FRAC_DIGITS - 1 else ""
+        options.append((gbnf_literal(s[:i]) + " " if i else "") + f"[{allowed}]" + tail)
     options += [gbnf_literal(s[:i]) for i in range(1, len(s))]
-    if len(s) < max_len:
-        options.append(f"{gbnf_literal(s)} [0-9]{{1,{max_len - len(s)}}}")
+    if len(s) < _FRAC_DIGITS:
+        options.append(f"{gbnf_literal(s)} [0-9]{{1,{_FRAC_DIGITS - len(s)}}}")
     return " | ".join(options)
 
 

@@ -58,7 +58,7 @@ def test_listing_numbers_editable_lines_and_skips_docstrings():
 @pytest.mark.parametrize("source", [SEED, TRICKY], ids=["circle_packing", "tricky"])
 @pytest.mark.parametrize("new_lines", [False, True])
 def test_every_reply_the_grammar_allows_applies_and_parses(source, new_lines):
-    menu = EditMenu(source, new_lines=new_lines)
+    menu = EditMenu(source, max_edits=2, new_lines=new_lines)
     grammar = GBNF(menu.grammar())
     assert grammar.options("edit") == len(menu.lines)  # every offered line is reachable
     rng = random.Random(7)
@@ -146,7 +146,7 @@ def test_apply_refuses_what_the_grammar_would_not_allow():
 
 
 def test_apply_reads_numbers_and_new_lines_and_ignores_prose():
-    menu = EditMenu(SEED)
+    menu = EditMenu(SEED, max_edits=2)
     child, kind = menu.apply("Sure! Here is my edit:\n13: centers = np.vstack([centers, [[0.5, 0.45]]])\n")
     assert kind == "constrained-numbers"
     assert "    centers = np.vstack([centers, [[0.5, 0.45]]])\n" in child  # indentation restored, comment dropped
@@ -154,6 +154,9 @@ def test_apply_reads_numbers_and_new_lines_and_ignores_prose():
     assert kind == "constrained-line"
     assert "    centers = np.array(list(zip(xs.flat, ys.flat)))" in child
     assert "    g = (np.arange(5) + 0.5) / 5.5" in child
+    one = EditMenu(SEED, max_edits=1)  # edits beyond the allowed number are ignored
+    child, kind = one.apply("10: g = (np.arange(5) + 0.5) / 6\n12: centers = np.array(list(zip(xs.flat, ys.flat)))")
+    assert kind == "constrained-numbers" and "zip" not in child
 
 
 def test_a_parent_with_nothing_to_edit_is_refused():

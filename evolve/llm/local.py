@@ -36,6 +36,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from .spec import LOCAL_AUTO, ModelConfig
@@ -118,11 +119,33 @@ def _threads() -> int:
 
 
 class _Loaded:
-    """One llama.cpp model in this process and the lock that serialises its use."""
+    """One llama.cpp model in this process, the lock that serialises its use, and what its current call
+    checks to stop early.
+
+    llama.cpp asks an abort callback between the operations of every decode, so a call can stop within
+    milliseconds even in the middle of reading a long prompt (a 512-token batch takes seconds on a busy
+    2-core machine). Measured: about 600 checks per 64-token decode of the 135M model, no cost within noise.
+    """
 
     def __init__(self, llm: Any) -> None:
+        import llama_cpp
+
         self.llm = llm
         self.lock = threading.Lock()
+        self.should_stop: Callable[[], bool] = _never
+
+        def check(_data: Any) -> bool:
+            try:
+                return bool(self.should_stop())
+            except Exception:  # noqa: BLE001 - an exception must not cross into llama.cpp
+                return False
+
+        self._abort = llama_cpp.ggml_abort_callback(check)  # kept referenced: llama.cpp holds a raw pointer
+        llama_cpp.llama_set_abort_callback(llm.ctx, self._abort, None)
+
+
+def _never() -> bool:
+    return False
 
 
 _LOADED: dict[tuple[str, int], _Loaded] = {}
@@ -268,8 +291,9 @@ class LocalProvider:
         """Runs in a worker thread: (llama.cpp's completion, whether it stopped for the deadline or an abort).
 
         A thread cannot be cancelled and would hold the model's lock, so every wait and every step checks
-        `abort` and the deadline: the lock is waited for in short slices, the prompt is evaluated in chunks
-        (`_prefill`) and generation stops at the next token (a stopping criterion)."""
+        `abort` and the deadline: the lock is waited for in short slices, llama.cpp's abort callback stops a
+        decode between two operations (`_Loaded`), and generation stops at the next token (a stopping
+        criterion). llama.cpp reuses the prompt prefix the context already holds."""
         from llama_cpp import StoppingCriteriaList
 
         loaded = self._loaded()
@@ -280,6 +304,7 @@ class LocalProvider:
         while not loaded.lock.acquire(timeout=_POLL_S):
             if stop():
                 return None, True
+        loaded.should_stop = stop
         try:
             llm = loaded.llm
             temperature, max_tokens, rest = self.cfg.options(params)
@@ -287,8 +312,6 @@ class LocalProvider:
             seed = rest.pop("seed", None)
             prompt, stop_text = _render(llm, messages)
             tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=not _has_bos(llm, prompt), special=True)
-            if not _prefill(llm, tokens, stop):
-                return None, True
             kwargs: dict[str, Any] = {
                 "temperature": temperature,
                 "max_tokens": max_tokens,
@@ -297,40 +320,30 @@ class LocalProvider:
                 **rest,
             }
             if grammar:
+                # The grammar already prunes to the replies that make sense; llama.cpp's default truncation
+                # (top-k 40, top-p 0.95, min-p 0.05) would prune again, to the one number a small model is
+                # sure of, and every proposal from a parent would be the same child.
                 kwargs["grammar"] = _grammar(str(grammar))
+                for key, off in (("top_k", 0), ("top_p", 1.0), ("min_p", 0.0)):
+                    kwargs.setdefault(key, off)
             if seed is not None:
                 kwargs["seed"] = int(seed)
             out = llm.create_completion(prompt=tokens, **kwargs)
+        except RuntimeError as exc:  # llama_decode failed: aborted by `stop` (the context is then dropped)
+            llm.n_tokens = 0
+            if stop():
+                return None, True
+            raise LLMError("other", f"{self.name}: {exc}") from exc
         except ValueError as exc:  # e.g. the prompt exceeds the context, or a grammar llama.cpp cannot parse
             raise LLMError("other", f"{self.name}: {exc}") from exc
         finally:
+            loaded.should_stop = _never
             loaded.lock.release()
         return out, stop()
 
 
 #: How often a waiting or working thread looks at its abort flag while it waits for the model's lock.
 _POLL_S = 0.05
-#: Prompt tokens evaluated between two looks at the abort flag: small enough that an abort is seen within a
-#: fraction of a second on a loaded 2-core machine, large enough to keep prefill at full speed.
-_PREFILL_CHUNK = 64
-
-
-def _prefill(llm: Any, tokens: list[int], stop: Any) -> bool:
-    """Evaluate the prompt in chunks, reusing what the context already holds (the previous prompt's common
-    prefix: system message and parent listing are usually the same). False when `stop()` cut it short.
-    llama.cpp's own completion call then finds the whole prompt cached and samples at once."""
-    cached = 0
-    for have, want in zip(llm.input_ids[: llm.n_tokens], tokens):
-        if have != want:
-            break
-        cached += 1
-    cached = min(cached, len(tokens) - 1)  # the last token is always evaluated again: its logits are needed
-    llm.n_tokens = cached
-    for i in range(cached, len(tokens), _PREFILL_CHUNK):
-        if stop():
-            return False
-        llm.eval(tokens[i:i + _PREFILL_CHUNK])
-    return True
 
 
 def _render(llm: Any, messages: list[dict[str, str]]) -> tuple[str, list[str]]:
