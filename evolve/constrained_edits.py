@@ -23,6 +23,7 @@ freely) into the child or a `ConstrainedEditError` written for the model.
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import io
 import re
@@ -121,6 +122,15 @@ class EditMenu:
                     label = f"{i + 1}:" if i + 1 in self._numbered else ""
                     out.append(f"{label:>{width + 1}} {text}")
         return "\n".join(out)
+
+    def offering(self, numbers: list[int]) -> EditMenu:
+        """The same menu with only `numbers` offered by the grammar (the listing still numbers every editable
+        line, and `apply` still takes any of them: the restriction steers a reply, it is not a rule)."""
+        menu = copy.copy(self)
+        menu.lines = {n: e for n, e in self.lines.items() if n in numbers}
+        if not menu.lines:
+            raise ValueError(f"none of lines {numbers} is offered")
+        return menu
 
     def grammar(self) -> str:
         """GBNF: 1..max_edits lines `N: replacement`, N one of the editable lines. A numbers-only replacement
@@ -296,26 +306,27 @@ _COMPOUND = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.Fo
 
 
 def _hole(literal: str, kind: str) -> str:
-    """GBNF for a number of `kind` in the same order of magnitude as `literal`: as many digits before the
-    point (0.4 stays below 10, 26 stays two digits), so a small model's pick stays on the program's scale."""
+    """GBNF for a number of `kind` on the scale of `literal`: an int keeps its number of digits (26 stays two
+    digits), a float its whole part (0.4 stays 0.something), so a small model tunes the constant instead of
+    replacing it by something of another order of magnitude, which in practice breaks the program."""
     whole, _ = _split(literal)
-    digits = f"[{'0-9' if len(whole) == 1 else '1-9'}]" + (f" [0-9]{{{len(whole) - 1}}}" if len(whole) > 1 else "")
-    return digits if kind == "int" else f"{digits} \".\" [0-9]{{1,{_FRAC_DIGITS}}}"
+    if kind == "float":
+        return f"{gbnf_literal(whole + '.')} [0-9]{{1,{_FRAC_DIGITS}}}"
+    return f"[{'0-9' if len(whole) == 1 else '1-9'}]" + (f" [0-9]{{{len(whole) - 1}}}" if len(whole) > 1 else "")
 
 
 def _other_literal(literal: str, kind: str) -> str:
     """GBNF for the numbers `_hole` allows except `literal` itself (as the model would spell it)."""
     whole, frac = _split(literal)
+    if kind == "float":
+        return f"{gbnf_literal(whole + '.')} ({_other_fraction(frac)})"
     options = []
-    for i, digit in enumerate(whole):  # the whole part differs first at digit i
+    for i, digit in enumerate(whole):  # the digits differ first at position i
         allowed = "".join(d for d in ("123456789" if i == 0 and len(whole) > 1 else "0123456789") if d != digit)
         rest = len(whole) - 1 - i
         options.append((gbnf_literal(whole[:i]) + " " if i else "") + f"[{allowed}]"
                        + (f" [0-9]{{{rest}}}" if rest else ""))
-    if kind == "int":
-        return " | ".join(options)
-    other_whole = f"({' | '.join(options)}) \".\" [0-9]{{1,{_FRAC_DIGITS}}}"
-    return f"{other_whole} | {gbnf_literal(whole + '.')} ({_other_fraction(frac)})"
+    return " | ".join(options)
 
 
 def _split(literal: str) -> tuple[str, str]:

@@ -84,11 +84,13 @@ class PromptBuilder:
                  for inspirations, parent_notes in attempts)
         return _first_fitting(self.system, users, budget, count_tokens)
 
-    def constrained(self, sample: Sample, listing: str, feedback: str | None, new_lines: bool) -> Messages:
+    def constrained(self, sample: Sample, listing: str, feedback: str | None, new_lines: bool,
+                    choices: list[int]) -> Messages:
         """A line-edit prompt for a reply under a grammar (evolve/constrained_edits.py): the numbered listing of
         the parent's EVOLVE-BLOCK, no inspirations (a small model gains nothing from them but prefill time)."""
         user = self.env.get_template("constrained.j2").render(
-            parent=sample.parent, listing=listing, feedback=feedback, new_lines=new_lines, **self.common).strip()
+            parent=sample.parent, listing=listing, feedback=feedback, new_lines=new_lines, choices=choices,
+            **self.common).strip()
         return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
 
     def repair(self, messages: Messages, reply: str, error: str, mode: str, **extra: Any) -> Messages:

@@ -2,6 +2,7 @@
 reply it allows applies and parses, and replies from outside it are refused with a reason for the model."""
 
 import ast
+import re
 import random
 
 import pytest
@@ -162,3 +163,24 @@ def test_apply_reads_numbers_and_new_lines_and_ignores_prose():
 def test_a_parent_with_nothing_to_edit_is_refused():
     with pytest.raises(ConstrainedEditError, match="no numbers"):
         EditMenu("# EVOLVE-BLOCK-START\ndef f(x):\n    return x\n# EVOLVE-BLOCK-END\n", new_lines=False)
+
+
+def test_numbers_keep_their_order_of_magnitude():
+    menu = EditMenu(SEED, new_lines=False)
+    grammar = GBNF(menu.grammar())
+    rng = random.Random(3)
+    for _ in range(200):
+        child, _ = menu.apply(grammar.sample(rng))
+        line = next(x for x, old in zip(child.split("\n"), SEED.split("\n"), strict=True) if x != old)
+        if "np.arange(" in line:  # (np.arange(5) + 0.5) / 5: one digit, a float below 10, one digit
+            assert re.search(r"arange\(\d\) \+ \d\.\d+\) / \d$", line), line
+
+
+def test_a_base_model_without_a_chat_template_is_prompted_as_plain_text():
+    from evolve.llm.local import _render
+
+    class BaseModel:
+        metadata: dict[str, str] = {}
+
+    prompt, stop = _render(BaseModel(), [{"role": "system", "content": "Task. "}, {"role": "user", "content": "Lines:\n10: x = 1"}])
+    assert prompt == "Task.\n\nLines:\n10: x = 1\n" and stop == []

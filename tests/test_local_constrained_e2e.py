@@ -2,6 +2,7 @@
 second Ctrl-C ends the run at once even while the model is generating."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -70,3 +71,14 @@ def test_a_second_ctrl_c_ends_the_run_while_the_model_is_generating(tmp_path):
     assert elapsed < 2.0, f"the run took {elapsed:.1f} s to end after the second Ctrl-C"
     [run] = Store(storage).list_runs()
     assert run["status"] == "stopped"
+
+
+async def test_the_local_provider_follows_a_grammar():
+    from evolve.llm import build_provider, parse_model_spec
+
+    provider = build_provider(parse_model_spec("local"))
+    grammar = 'root ::= "13: centers = [" [0-9] "." [0-9] "]\\n"\n'
+    messages = [{"role": "user", "content": "Write line 13 with a new number."}]
+    for seed in range(3):
+        reply = await provider.generate(messages, grammar=grammar, max_tokens=24, seed=seed)
+        assert re.fullmatch(r"13: centers = \[[0-9]\.[0-9]\]\n", reply.text), reply.text
