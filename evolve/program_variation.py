@@ -52,7 +52,8 @@ class ProgramVariation:
             except ConstrainedEditError:  # a parent with nothing to edit line by line: ask for a rewrite
                 mode = "rewrite"
             else:
-                lines = sorted(ctx.rng.sample(sorted(menu.lines), min(OFFERED_LINES, len(menu.lines))))
+                # in random order: the prompt names them so, and a small model takes the first it is given
+                lines = ctx.rng.sample(sorted(menu.lines), min(OFFERED_LINES, len(menu.lines)))
                 menu = menu.offering(lines)
                 messages = self.prompts.constrained(ctx.sample, menu.listing(), ctx.feedback, menu.new_lines, lines)
                 params: dict[str, object] = {"max_tokens": menu.max_reply_tokens()}
