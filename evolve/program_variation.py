@@ -3,6 +3,8 @@ under a grammar (evolve/constrained_edits.py) for small local models."""
 
 from __future__ import annotations
 
+import collections
+
 from evolve.constrained_edits import ConstrainedEditError, EditMenu
 from evolve.dedupe import code_hash
 from evolve.edits import EditError, apply_reply
@@ -31,6 +33,9 @@ class ProgramVariation:
         self.prompts = PromptBuilder(task)
         self.language = task.spec.language
         self.edit_mode = edit_mode
+        # parent id -> how often a constrained child of it changed each line: lines tried least are offered
+        # first, so one parent's proposals spread over its lines instead of repeating a favourite edit
+        self._tried: dict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
 
     def mode_for(self, provider: LLMProvider) -> str:
         """The edit mode one proposal uses. auto: constrained line edits for local models (the embedded one and
@@ -52,8 +57,10 @@ class ProgramVariation:
             except ConstrainedEditError:  # a parent with nothing to edit line by line: ask for a rewrite
                 mode = "rewrite"
             else:
+                tried = self._tried[ctx.sample.parent.id]
+                ranked = sorted(menu.lines, key=lambda n: (tried[n], ctx.rng.random()))
                 # in random order: the prompt names them so, and a small model takes the first it is given
-                lines = ctx.rng.sample(sorted(menu.lines), min(OFFERED_LINES, len(menu.lines)))
+                lines = ctx.rng.sample(ranked[:OFFERED_LINES], min(OFFERED_LINES, len(ranked)))
                 menu = menu.offering(lines)
                 messages = self.prompts.constrained(ctx.sample, menu.listing(), ctx.feedback, menu.new_lines, lines)
                 params: dict[str, object] = {"max_tokens": menu.max_reply_tokens()}
@@ -69,7 +76,11 @@ class ProgramVariation:
     def apply(self, proposal: Proposal, reply: str) -> tuple[str, str]:
         try:
             if proposal.operator in (CONSTRAINED, CONSTRAINED_LINE):
-                return EditMenu(proposal.parent.source, new_lines=proposal.operator == CONSTRAINED_LINE).apply(reply)
+                parent = proposal.parent.source
+                child, kind = EditMenu(parent, new_lines=proposal.operator == CONSTRAINED_LINE).apply(reply)
+                changed = (n for n, (a, b) in enumerate(zip(parent.split("\n"), child.split("\n")), 1) if a != b)
+                self._tried[proposal.parent.id].update(changed)
+                return child, kind
             edit = apply_reply(proposal.parent.source, reply, mode="auto", language=self.language)
         except EditError as exc:
             raise VariationError(str(exc)) from None
