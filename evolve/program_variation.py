@@ -58,9 +58,9 @@ class ProgramVariation:
                 mode = "rewrite"
             else:
                 tried = self._tried[ctx.sample.parent.id]
-                ranked = sorted(menu.lines, key=lambda n: (tried[n], ctx.rng.random()))
-                # in random order: the prompt names them so, and a small model takes the first it is given
-                lines = ctx.rng.sample(ranked[:OFFERED_LINES], min(OFFERED_LINES, len(ranked)))
+                # least tried first, ties in random order: the prompt names them so, and a small model takes
+                # the first line it is given
+                lines = sorted(menu.lines, key=lambda n: (tried[n], ctx.rng.random()))[:OFFERED_LINES]
                 menu = menu.offering(lines)
                 messages = self.prompts.constrained(ctx.sample, menu.listing(), ctx.feedback, menu.new_lines, lines)
                 params: dict[str, object] = {"max_tokens": menu.max_reply_tokens()}

@@ -3,6 +3,7 @@
 
 import asyncio
 import random
+import re
 
 import pytest
 from conftest import make_toy_task
@@ -127,3 +128,28 @@ def test_a_run_against_a_server_that_refuses_the_grammar_completes_and_records_t
     for kid in kids:
         [call] = prepared.store.llm_calls_for(kid.id)
         assert call["reply"] and "refused the grammar" in call["error"]
+
+
+def test_proposals_from_one_parent_spread_over_its_lines():
+    """A model that always takes the first line it is offered still changes every line of a parent in turn."""
+    from evolve.resources import resource_dir
+    from tests.support.gbnf_sampler import GBNF
+
+    task = load_task(resource_dir("tasks") / "circle_packing")
+    variation = ProgramVariation(task, "constrained")
+    parent = Candidate(run_id="r", source=task.seed_source, kind="program", score=2.54)
+    changed = []
+    for i in range(5):
+        rng = random.Random(i)
+        plan = variation.propose(ProposalContext(Sample(parent, [], "exploit"), [parent], None,
+                                                 NamedProvider("local:x", accepts_grammar=True), rng, i))
+        first = int(re.search(r"choose among lines (\d+)", plan.messages[-1]["content"]).group(1))
+        grammar = GBNF(plan.params["grammar"])
+        reply = grammar.sample_option("edit", sorted(grammar_lines(plan)).index(first), rng)
+        variation.apply(plan, reply)
+        changed.append(first)
+    assert len(set(changed)) == 5, changed  # the seed has five lines with numbers; each was changed once
+
+
+def grammar_lines(plan) -> list[int]:
+    return [int(n) for n in re.findall(r'"(\d+): "', plan.params["grammar"].split("\n")[1])]
