@@ -29,6 +29,7 @@ import io
 import re
 import tokenize
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from evolve.edits import EditError, find_blocks
@@ -72,8 +73,9 @@ class EditableLine:
         return "".join(p + n for p, n in zip(self.pieces, literals, strict=False)) + self.pieces[-1]
 
     def numbers_pattern(self) -> re.Pattern[str]:
-        """Matches the line with only its literals changed (as the grammar allows them)."""
-        holes = [f"(?:{_INT_RE if k == 'int' else _FLOAT_RE}|{re.escape(self.text[a:b])})"
+        """Matches the line with only its literals changed (as the grammar allows them); group i+1 is
+        literal i."""
+        holes = [f"({_INT_RE if k == 'int' else _FLOAT_RE}|{re.escape(self.text[a:b])})"
                  for k, (a, b) in zip(self.kinds, self.spans, strict=True)]
         body = "".join(re.escape(p) + h for p, h in zip(self.pieces, holes, strict=False))
         return re.compile(body + re.escape(self.pieces[-1]) + r"\Z")
@@ -87,13 +89,17 @@ _FLOAT_RE = rf"{_INT_RE}\.[0-9]+"
 class EditMenu:
     """The edits offered for one parent program: its listing, grammar, and how a reply applies."""
 
-    def __init__(self, source: str, max_edits: int = MAX_EDITS, new_lines: bool = True) -> None:
-        """`new_lines=False` offers only number changes: every reply is then a valid program."""
+    def __init__(self, source: str, max_edits: int = MAX_EDITS, new_lines: bool = True,
+                 tried: dict[tuple[int, int], set[str]] | None = None) -> None:
+        """`new_lines=False` offers only number changes: every reply is then a valid program. `tried` maps
+        (line, literal index) to values earlier children of this parent already gave that literal: the grammar
+        leaves them out, so a model cannot propose the same child twice by changing that literal."""
         if max_edits < 1:
             raise ValueError("max_edits must be at least 1")
         self.source = source
         self.max_edits = max_edits
         self.new_lines = new_lines
+        self.tried = tried or {}
         self._lines = source.split("\n")
         self.lines: dict[int, EditableLine] = {}
         self._docstrings: set[int] = set()
@@ -145,7 +151,8 @@ class EditMenu:
             for j in range(len(line.kinds)):  # one option per literal: the first one that changes
                 originals = [line.text[a:b] for a, b in line.spans]
                 other = f"other{n}x{j}"
-                rules.append(f"{other} ::= " + _other_literal(originals[j], line.kinds[j]))
+                tried = self.tried.get((n, j), ())
+                rules.append(f"{other} ::= " + _other_literal(originals[j], line.kinds[j], tried))
                 holes = [*(gbnf_literal(x) for x in originals[:j]), other,
                          *(f"({_hole(x, k)})" for x, k in zip(originals[j + 1:], line.kinds[j + 1:], strict=True))]
                 parts = [x for piece, hole in zip(line.pieces, holes, strict=False)
@@ -159,6 +166,21 @@ class EditMenu:
         if any(e.free for e in self.lines.values()):
             rules.append(f"newline ::= [^ \\t\\n\\r#] [^\\n\\r]{{0,{MAX_NEW_LINE - 1}}}")
         return "\n".join(rules) + "\n"
+
+    def changed(self, child: str) -> tuple[list[int], dict[tuple[int, int], str]]:
+        """The lines `child` (made by `apply`) changed, and the new value of each literal it changed, by
+        (line, literal index): what a later proposal from the same parent should not offer again."""
+        lines, values = [], {}
+        for n, (old, new) in enumerate(zip(self._lines, child.split("\n"), strict=True), 1):
+            if old == new:
+                continue
+            lines.append(n)
+            line = self.lines.get(n)
+            m = line.numbers_pattern().match(new.strip()) if line and line.kinds else None
+            for j, value in enumerate(m.groups() if m else ()):
+                if value != line.text[slice(*line.spans[j])]:  # type: ignore[union-attr]
+                    values[(n, j)] = value
+        return lines, values
 
     def max_reply_tokens(self) -> int:
         """A reply cap that fits max_edits of the longest offered line (a token is at least one character)."""
@@ -315,17 +337,43 @@ def _hole(literal: str, kind: str) -> str:
     return f"[{'0-9' if len(whole) == 1 else '1-9'}]" + (f" [0-9]{{{len(whole) - 1}}}" if len(whole) > 1 else "")
 
 
-def _other_literal(literal: str, kind: str) -> str:
-    """GBNF for the numbers `_hole` allows except `literal` itself (as the model would spell it)."""
+def _other_literal(literal: str, kind: str, tried: Iterable[str] = ()) -> str:
+    """GBNF for the numbers `_hole` allows except `literal` and the `tried` ones, as the model would spell
+    them (a float's trailing zeros spell the same value, so they are excluded with it)."""
     whole, frac = _split(literal)
     if kind == "float":
-        return f"{gbnf_literal(whole + '.')} ({_other_fraction(frac)})"
+        same = {f for t in (literal, *tried) if _split(t)[0] == whole for f in _spellings(_split(t)[1])}
+        other = _digits_except(same, 1, _FRAC_DIGITS, "0123456789") or _digits_except(_spellings(frac), 1,
+                                                                                     _FRAC_DIGITS, "0123456789")
+        return f"{gbnf_literal(whole + '.')} ({other})"
+    first = "123456789" if len(whole) > 1 else "0123456789"
+    excluded = {_split(t)[0] for t in tried} | {whole}
+    return _digits_except(excluded, len(whole), len(whole), first) or _digits_except({whole}, len(whole),
+                                                                                      len(whole), first)
+
+
+def _spellings(frac: str) -> set[str]:
+    """The fractional digit strings (1.._FRAC_DIGITS long) that spell the same value as `frac`."""
+    core = frac.rstrip("0")
+    return {core + "0" * k for k in range(_FRAC_DIGITS + 1) if 1 <= len(core) + k <= _FRAC_DIGITS}
+
+
+def _digits_except(excluded: set[str], shortest: int, longest: int, first: str) -> str:
+    """GBNF for the digit strings of length shortest..longest, first digit in `first`, that are not in
+    `excluded`: walk the prefixes of the excluded strings; at each, allow any digit that leaves them (then
+    anything), or stopping there when that is long enough and not excluded. Empty when nothing is left."""
+    prefixes = {e[:i] for e in excluded for i in range(len(e) + 1)}
     options = []
-    for i, digit in enumerate(whole):  # the digits differ first at position i
-        allowed = "".join(d for d in ("123456789" if i == 0 and len(whole) > 1 else "0123456789") if d != digit)
-        rest = len(whole) - 1 - i
-        options.append((gbnf_literal(whole[:i]) + " " if i else "") + f"[{allowed}]"
-                       + (f" [0-9]{{{rest}}}" if rest else ""))
+    for p in sorted(prefixes):
+        if len(p) >= longest:
+            continue
+        taken = {e[len(p)] for e in prefixes if len(e) == len(p) + 1 and e.startswith(p)}
+        allowed = "".join(d for d in (first if not p else "0123456789") if d not in taken)
+        if allowed:
+            lo, hi = max(0, shortest - len(p) - 1), longest - len(p) - 1
+            tail = "" if hi == 0 else f" [0-9]{{{lo}}}" if lo == hi else f" [0-9]{{{lo},{hi}}}"
+            options.append((gbnf_literal(p) + " " if p else "") + f"[{allowed}]" + tail)
+    options += [gbnf_literal(p) for p in sorted(prefixes) if shortest <= len(p) and p not in excluded]
     return " | ".join(options)
 
 
@@ -333,22 +381,6 @@ def _split(literal: str) -> tuple[str, str]:
     """Whole and fractional digits of a decimal literal ("0.5" -> "0", "5"; ".5" -> "0", "5"; "1_000" -> "1000")."""
     whole, _, frac = literal.replace("_", "").partition(".")
     return whole.lstrip("0") or "0", frac
-
-
-def _other_fraction(s: str) -> str:
-    """GBNF for the digit strings of length 1.._FRAC_DIGITS other than `s`: they differ at some digit, stop
-    early, or go on longer."""
-    if not s or len(s) > _FRAC_DIGITS:
-        return f"[0-9]{{1,{_FRAC_DIGITS}}}"  # s is not one of them: any fraction differs
-    options = []
-    for i, digit in enumerate(s):
-        allowed = "".join(d for d in "0123456789" if d != digit)
-        tail = f" [0-9]{{0,{_FRAC_DIGITS - 1 - i}}}" if i < _FRAC_DIGITS - 1 else ""
-        options.append((gbnf_literal(s[:i]) + " " if i else "") + f"[{allowed}]" + tail)
-    options += [gbnf_literal(s[:i]) for i in range(1, len(s))]
-    if len(s) < _FRAC_DIGITS:
-        options.append(f"{gbnf_literal(s)} [0-9]{{1,{_FRAC_DIGITS - len(s)}}}")
-    return " | ".join(options)
 
 
 def _literal_kind(token: str) -> str | None:

@@ -36,6 +36,10 @@ class ProgramVariation:
         # parent id -> how often a constrained child of it changed each line: lines tried least are offered
         # first, so one parent's proposals spread over its lines instead of repeating a favourite edit
         self._tried: dict[str, collections.Counter[int]] = collections.defaultdict(collections.Counter)
+        # parent id -> (line, literal index) -> values its children already gave that literal (left out of the
+        # grammar next time, so the same child is not proposed twice)
+        self._values: dict[str, dict[tuple[int, int], set[str]]] = collections.defaultdict(
+            lambda: collections.defaultdict(set))
 
     def mode_for(self, provider: LLMProvider) -> str:
         """The edit mode one proposal uses. auto: constrained line edits for local models (the embedded one and
@@ -53,7 +57,8 @@ class ProgramVariation:
         mode = self.mode_for(ctx.provider)
         if mode == CONSTRAINED:
             try:
-                menu = EditMenu(ctx.sample.parent.source, new_lines=ctx.rng.random() < NEW_LINE_SHARE)
+                menu = EditMenu(ctx.sample.parent.source, new_lines=ctx.rng.random() < NEW_LINE_SHARE,
+                                tried=self._values.get(ctx.sample.parent.id))
             except ConstrainedEditError:  # a parent with nothing to edit line by line: ask for a rewrite
                 mode = "rewrite"
             else:
@@ -76,10 +81,12 @@ class ProgramVariation:
     def apply(self, proposal: Proposal, reply: str) -> tuple[str, str]:
         try:
             if proposal.operator in (CONSTRAINED, CONSTRAINED_LINE):
-                parent = proposal.parent.source
-                child, kind = EditMenu(parent, new_lines=proposal.operator == CONSTRAINED_LINE).apply(reply)
-                changed = (n for n, (a, b) in enumerate(zip(parent.split("\n"), child.split("\n")), 1) if a != b)
-                self._tried[proposal.parent.id].update(changed)
+                menu = EditMenu(proposal.parent.source, new_lines=proposal.operator == CONSTRAINED_LINE)
+                child, kind = menu.apply(reply)
+                lines, values = menu.changed(child)
+                self._tried[proposal.parent.id].update(lines)
+                for key, value in values.items():
+                    self._values[proposal.parent.id][key].add(value)
                 return child, kind
             edit = apply_reply(proposal.parent.source, reply, mode="auto", language=self.language)
         except EditError as exc:

