@@ -21,6 +21,7 @@ import random
 import statistics
 import time
 
+from evaluators.program import ProgramEvaluator
 from evolve.archive import Sample
 from evolve.candidate import Candidate
 from evolve.llm import build_provider, parse_model_spec
@@ -28,7 +29,6 @@ from evolve.llm.local import EMBEDDED_MODELS, LocalModelUnavailable
 from evolve.program_variation import ProgramVariation
 from evolve.task import load_task
 from evolve.variation import ProposalContext, VariationError
-from evaluators.program import ProgramEvaluator
 from sandbox import get_sandbox
 
 

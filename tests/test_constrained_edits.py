@@ -2,8 +2,9 @@
 reply it allows applies and parses, and replies from outside it are refused with a reason for the model."""
 
 import ast
-import re
 import random
+import re
+from typing import ClassVar
 
 import pytest
 
@@ -65,7 +66,7 @@ def test_every_reply_the_grammar_allows_applies_and_parses(source, new_lines):
     rng = random.Random(7)
     kinds = set()
     for n, option in zip(menu.lines, range(grammar.options("edit")), strict=True):
-        for _ in range(40):
+        for _ in range(20):
             reply = grammar.sample_option("edit", option, rng)
             assert reply.startswith(f"{n}: ")
             try:
@@ -83,7 +84,7 @@ def test_every_reply_the_grammar_allows_applies_and_parses(source, new_lines):
                    [x for i, x in enumerate(source.split("\n")) if i != n - 1]
     assert "constrained-numbers" in kinds
     # whole replies (several edits) apply too
-    for _ in range(100):
+    for _ in range(50):
         reply = grammar.sample(rng)
         try:
             menu.apply(reply)
@@ -180,7 +181,7 @@ def test_a_base_model_without_a_chat_template_is_prompted_as_plain_text():
     from evolve.llm.local import _render
 
     class BaseModel:
-        metadata: dict[str, str] = {}
+        metadata: ClassVar[dict[str, str]] = {}
 
     prompt, stop = _render(BaseModel(), [{"role": "system", "content": "Task. "}, {"role": "user", "content": "Lines:\n10: x = 1"}])
     assert prompt == "Task.\n\nLines:\n10: x = 1\n" and stop == []

@@ -39,9 +39,9 @@ import os
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from .spec import LOCAL_AUTO, ModelConfig

@@ -29,7 +29,7 @@ class Node:
 class GBNF:
     def __init__(self, grammar: str) -> None:
         self.rules: dict[str, Node] = {}
-        for name, body in re.findall(r"^([\w-]+)\s*::=\s*(.*)$", grammar, flags=re.M):
+        for name, body in re.findall(r"^([\w-]+)\s*::=\s*(.*)$", grammar, flags=re.MULTILINE):
             self._src, self._pos = body, 0
             self.rules[name] = self._alt()
             if body[self._pos:].strip():
