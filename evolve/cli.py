@@ -175,7 +175,7 @@ def run(
     llm_concurrency: Annotated[Optional[int], typer.Option(help="LLM calls in flight at once.")] = None,
     eval_concurrency: Annotated[Optional[int], typer.Option(help="Sandboxed evaluations at once (default: cores).")] = None,
     islands: Annotated[Optional[int], typer.Option(help="Number of islands.")] = None,
-    edit_mode: Annotated[Optional[str], typer.Option(help="auto | diff | rewrite.")] = None,
+    edit_mode: Annotated[Optional[str], typer.Option(help="auto | diff | rewrite | constrained (line edits under a grammar; auto picks it for local models, diffs for the rest).")] = None,
     sandbox: Annotated[Optional[str], typer.Option(help="Sandbox backend: auto (warm as root, else process) | warm | process | docker | none (unsafe).")] = None,
     model_selection: Annotated[Optional[str], typer.Option(help="With several --model: fixed (their weights) | ucb (a cost-aware bandit on each model's gains) | thompson.")] = None,
     parent_selection: Annotated[Optional[str], typer.Option(help="exploit-explore | weighted (score vs the median, fewer children first) | power-law (by rank).")] = None,

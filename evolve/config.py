@@ -74,7 +74,8 @@ class RunConfig(BaseModel):
     exploitation: float = Field(0.7, ge=0, le=1)  # share of parents drawn from the island's top elites
     elite_pool: int = Field(5, ge=1)  # how many top elites exploitation draws from
     num_inspirations: int = Field(2, ge=0, le=10)
-    edit_mode: Literal["auto", "diff", "rewrite"] = "auto"  # auto: rewrite for the embedded model, diff otherwise
+    # auto: constrained line edits for local models (evolve/constrained_edits.py), diffs for the rest
+    edit_mode: Literal["auto", "diff", "rewrite", "constrained"] = "auto"
     repair_attempts: int = Field(1, ge=0, le=3)
     max_consecutive_llm_failures: int = Field(20, ge=1)
     sandbox: str = "auto"

@@ -346,6 +346,7 @@ class Controller:
                 return None
         self._consecutive_llm_failures = 0
         record.reply = reply.text
+        record.error = "; ".join(reply.notes) or None  # a call that succeeded with a caveat (a refused grammar)
         record.prompt_tokens, record.completion_tokens = reply.usage.prompt_tokens, reply.usage.completion_tokens
         record.cost_usd, record.latency_s = reply.usage.cost_usd, reply.latency_s
         calls.append(record)

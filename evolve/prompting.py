@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 
 from evolve.archive import Sample
+from evolve.constrained_edits import MAX_EDITS
 from evolve.resources import resource_dir
 from evolve.task import Task
 
@@ -66,6 +67,7 @@ class PromptBuilder:
             "objective": task.spec.objective,
             "direction": task.spec.direction,
             "has_blocks": "EVOLVE-BLOCK-START" in task.seed_source,
+            "max_edits": MAX_EDITS,
         }
         self.system = self.env.get_template("system.j2").render(
             description=task.spec.description or f"improve the program's {task.spec.objective}",
@@ -87,9 +89,19 @@ class PromptBuilder:
                  for inspirations, parent_notes, notes_shown in attempts)
         return _first_fitting(self.system, users, budget, count_tokens)
 
-    def repair(self, messages: Messages, reply: str, error: str, mode: str) -> Messages:
-        """A follow-up turn that shows the model why its reply could not be applied."""
-        follow_up = self.env.get_template("repair.j2").render(error=error, mode=mode, **self.common).strip()
+    def constrained(self, sample: Sample, listing: str, feedback: str | None, new_lines: bool,
+                    choices: list[int]) -> Messages:
+        """A line-edit prompt for a reply under a grammar (evolve/constrained_edits.py): the numbered listing of
+        the parent's EVOLVE-BLOCK, no inspirations (a small model gains nothing from them but prefill time)."""
+        user = self.env.get_template("constrained.j2").render(
+            parent=sample.parent, listing=listing, feedback=feedback, new_lines=new_lines, choices=choices,
+            **self.common).strip()
+        return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
+
+    def repair(self, messages: Messages, reply: str, error: str, mode: str, **extra: Any) -> Messages:
+        """A follow-up turn that shows the model why its reply could not be applied; `extra` reaches the format
+        template (e.g. whether constrained edits may write new lines)."""
+        follow_up = self.env.get_template("repair.j2").render(error=error, mode=mode, **extra, **self.common).strip()
         return [*messages, {"role": "assistant", "content": reply}, {"role": "user", "content": follow_up}]
 
 

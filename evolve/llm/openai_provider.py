@@ -18,6 +18,7 @@ import re
 from typing import Any
 
 from ._client import SDKProvider, bad_reply
+from .guided import GrammarLadder
 from .tokens import count_message_tokens, count_tokens
 from .types import Reply
 
@@ -26,6 +27,15 @@ _REASONING = re.compile(r"^(o\d|gpt-5)")
 
 
 class OpenAIProvider(SDKProvider[Any]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ladder = GrammarLadder()
+
+    @property
+    def accepts_grammar(self) -> bool:
+        """Only self-hosted servers (a base_url) take a `grammar` parameter; OpenAI's own API does not."""
+        return self.cfg.base_url is not None
+
     def _import_sdk(self) -> Any:
         import openai
 
@@ -37,7 +47,10 @@ class OpenAIProvider(SDKProvider[Any]):
         )
 
     async def generate(self, messages: list[dict[str, str]], **params: Any) -> Reply:
+        """`grammar` (GBNF text) is sent in the fields the server understands (evolve/llm/guided.py); a server
+        that refuses it is asked again without it, and the Reply's notes say so."""
         temperature, max_tokens, extra = self.cfg.options(params)
+        grammar = extra.pop("grammar", None)
         request: dict[str, Any] = {"model": self.cfg.name, "messages": messages, **extra}
         if self.cfg.base_url is None and _REASONING.match(self.cfg.name):
             request["max_completion_tokens"] = max_tokens
@@ -45,15 +58,22 @@ class OpenAIProvider(SDKProvider[Any]):
             request["max_tokens"] = max_tokens
             request["temperature"] = temperature
 
-        async def attempt():
-            text = await self.client().post("/chat/completions", body=request, cast_to=str)
-            try:
-                body = json.loads(text)
-            except ValueError:
-                raise bad_reply(self.name, f"not a chat completion: {text[:200]!r}") from None
-            return self._parse(body, messages)
+        async def post(body: dict[str, Any]) -> Reply:
+            async def attempt():
+                text = await self.client().post("/chat/completions", body=body, cast_to=str)
+                try:
+                    reply = json.loads(text)
+                except ValueError:
+                    raise bad_reply(self.name, f"not a chat completion: {text[:200]!r}") from None
+                return self._parse(reply, messages)
 
-        return await self._run(attempt)
+            return await self._run(attempt)
+
+        if not grammar or not self.accepts_grammar:
+            return await post(request)
+        reply, notes = await self._ladder.send(str(grammar), request, post)
+        reply.notes = notes
+        return reply
 
     def _parse(self, body: Any, messages: list[dict[str, str]]) -> tuple[str, int, int, str, str | None]:
         """Text, prompt and completion tokens, model and finish reason of a chat completion's JSON."""

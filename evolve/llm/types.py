@@ -7,7 +7,7 @@ same shape.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
 ErrorKind = Literal["rate_limit", "server", "timeout", "bad_reply", "auth", "budget", "other"]
@@ -36,6 +36,7 @@ class Reply:
     latency_s: float
     attempts: int = 1
     finish_reason: str | None = None
+    notes: list[str] = field(default_factory=list)  # what the run should know, e.g. a grammar the server refused
 
 
 class LLMError(Exception):

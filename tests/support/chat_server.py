@@ -87,8 +87,10 @@ class ChatServer:
         api_key: str | None = None,
         model: str = "stub-model",
         models: Sequence[str] = (),  # what GET /v1/models lists (default: `model` alone)
+        refuse_fields: Sequence[str] = (),
     ) -> None:
         self.replies: ReplyScript = replies if replies is not None else ["OK"]
+        self.refuse_fields = tuple(refuse_fields)  # a chat request carrying any of these top-level fields gets 400
         self.latency_s = latency_s
         self.slow_s = slow_s
         self.api_key = api_key  # when set, requests without it get 401
@@ -249,6 +251,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
             return self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
         fault = chat._next_fault()
+        if fault is None and isinstance(body, dict) and any(f in body for f in chat.refuse_fields):
+            fault = Fault("status", 400)
         if fault is None and chat.api_key is not None:
             given = self.headers.get("x-api-key") or (self.headers.get("Authorization") or "").removeprefix(
                 "Bearer "
