@@ -43,3 +43,11 @@ def short_repr(value: object) -> str:
     """A repr of a value from a user's file, bounded in depth and length: a YAML alias bomb or a 10 MB string in
     an error message must not eat the memory or the terminal."""
     return shown(_BOUNDED.repr(value), 300)
+
+
+def spreadsheet_safe(value: object) -> object:
+    """`value` for a CSV cell: text that a spreadsheet would run as a formula (=, +, -, @, tab, CR first) is quoted
+    with a leading apostrophe; other values pass unchanged."""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value

@@ -17,6 +17,7 @@ from typing import Any
 
 from evolve.batch.summary import run_best
 from evolve.errors import EvolveError
+from evolve.safe_text import spreadsheet_safe
 from evolve.store import Store
 
 
@@ -72,7 +73,7 @@ def export_batch(store: Store, batch_id: str, out: Path) -> list[Path]:
     written = []
     for name, rows in (("runs", run_rows(store, batch_id)), ("candidates", candidate_rows(store, batch_id))):
         frame = pd.DataFrame(rows)
-        for suffix, write in ((".csv", lambda f, p: f.to_csv(p, index=False)),
+        for suffix, write in ((".csv", lambda f, p: f.map(spreadsheet_safe).to_csv(p, index=False)),
                               (".parquet", lambda f, p: f.to_parquet(p, index=False))):
             path = out / f"{name}{suffix}"
             try:

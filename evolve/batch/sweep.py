@@ -78,7 +78,7 @@ class SweepFile(BaseModel):
     @classmethod
     def _no_bool(cls, value: object) -> object:
         if isinstance(value, bool):  # YAML's `true` would otherwise count as one seed
-            raise ValueError("expected a count of seeds or a list of seeds, got a boolean")
+            raise ValueError("expected a count of seeds or a list of seeds, got a boolean")  # noqa: TRY004 (pydantic reports ValueError)
         return value
 
     @field_validator("seeds")

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from evolve.report import figures, stats, tables
 from evolve.report.data import OUTCOMES, RunData, Selection, load
 from evolve.report.html import render_page
+from evolve.safe_text import spreadsheet_safe
 from evolve.store import Store
 
 # (file name, x axis label, the run's series for x, a note when no run spent anything on this axis, tick kind)
@@ -144,6 +145,4 @@ def _cell(value: object) -> object:
     """Empty for missing values; text that a spreadsheet would run as a formula is quoted."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
-        return "'" + value
-    return value
+    return spreadsheet_safe(value)

@@ -1,0 +1,39 @@
+"""`evolve batch export` against a hand computation on a small store written through the real Store API, and
+its CSVs against formula injection (a cell a spreadsheet would run)."""
+
+import csv
+
+import pytest
+
+from evolve.batch.export import export_batch
+from evolve.store import Store
+from tests.support.report_store import add_batch, add_run, make_task_folder
+
+HOSTILE = "=HYPERLINK(\"http://evil.example\",\"x\")"
+
+
+def test_export_best_so_far_and_cumulative_spend_match_a_hand_computation(tmp_path):
+    pytest.importorskip("pyarrow")
+    store = Store(f"sqlite:///{tmp_path / 'e.db'}")
+    add_batch(store, "b1", "export-check")
+    folder = make_task_folder(tmp_path / "tasks", "alpha", best_known=20.0)
+    run_id = add_run(store, task="alpha", task_path=str(folder), batch_id="b1", cell="c1", gain=0.5,
+                     params={"task": "alpha", "model": HOSTILE, "edit_mode": "-2+3", "seed": 1})
+    files = export_batch(store, "b1", tmp_path / "out")
+    store.close()
+    assert {p.name for p in files} == {"runs.csv", "runs.parquet", "candidates.csv", "candidates.parquet"}
+    with (tmp_path / "out" / "candidates.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    # seed 10; children (see CHILDREN): ok 10.5, invalid, ok 11.0, crashed, timeout, duplicate, twin, ok 11.5
+    assert [float(r["best_so_far"]) for r in rows] == [10, 10.5, 10.5, 11, 11, 11, 11, 11, 11.5]
+    assert [int(r["tokens_cum"]) for r in rows] == [150 * k for k in range(9)]
+    assert [round(float(r["cost_usd_cum"]), 9) for r in rows] == [round(150e-6 * k, 9) for k in range(9)]
+    assert {r["run_id"] for r in rows} == {run_id}
+    with (tmp_path / "out" / "runs.csv").open() as fh:
+        (run,) = list(csv.DictReader(fh))
+    assert float(run["best_score"]) == 11.5 and int(run["tokens"]) == 150 * 8
+    # text a spreadsheet would evaluate is quoted in the CSVs and kept as it is in Parquet
+    for row in [*rows, run]:
+        assert row["model"] == "'" + HOSTILE and row["edit_mode"] == "'-2+3"
+    import pandas as pd
+    assert set(pd.read_parquet(tmp_path / "out" / "candidates.parquet")["model"]) == {HOSTILE}
