@@ -238,6 +238,22 @@ def normalize_url(storage: str) -> str:
     return f"sqlite:///{Path(storage).expanduser().resolve()}"
 
 
+def open_existing(storage: str) -> Store:
+    """The store, refusing a SQLite path that does not exist: a command that only reads (status, export, report)
+    must not leave an empty database behind a typo."""
+    from sqlalchemy.engine import make_url
+
+    from evolve.errors import EvolveError
+    from evolve.safe_text import shown
+
+    url = make_url(normalize_url(storage))
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        if not Path(url.database).exists():
+            raise EvolveError(f"no store at {shown(url.database, 300, one_line=True)} (give --storage or set "
+                              "EVOLVE_STORAGE)")
+    return Store(str(url.render_as_string(hide_password=False)))
+
+
 class Store:
     """All reads and writes of a study's database."""
 

@@ -165,3 +165,11 @@ def test_a_sweep_that_is_not_utf8_is_one_line(tmp_path):
     path.write_bytes(b"tasks: [\xff\xfe]\n")
     with pytest.raises(ConfigError, match="not UTF-8 text"):
         load_sweep(path)
+
+
+@pytest.mark.parametrize("args", [["status", "b1"], ["resume", "b1"], ["export", "b1", "--out", "x"]])
+def test_batch_commands_on_a_missing_store_create_nothing(tmp_path, args):
+    db = tmp_path / "typo.db"
+    result = CliRunner().invoke(app, ["batch", *args, "--storage", str(db)])
+    assert result.exit_code != 0 and f"no store at {db}" in result.output
+    assert not db.exists()

@@ -16,7 +16,7 @@ from evolve.batch.summary import BatchSummary, render_batches, render_summary, s
 from evolve.batch.sweep import Sweep, load_sweep
 from evolve.cli import StorageOpt, _friendly, console
 from evolve.safe_text import shown
-from evolve.store import Store
+from evolve.store import Store, open_existing
 
 batch_app = typer.Typer(
     no_args_is_help=True, rich_markup_mode="rich",
@@ -81,7 +81,7 @@ def resume_batch(
 ) -> None:
     """Finish a stopped, interrupted or killed batch: unfinished runs continue where the store has them,
     finished runs are not run again. A batch stopped by its budget needs a larger one (--max-tokens, ...)."""
-    store = Store(storage)
+    store = open_existing(storage)
     row = find_batch(store, batch)
     stored = {k: v for k, v in (row["settings"] or {}).items() if k != "driver"}
     budget = {**stored.get("budget", {}), **_given(max_tokens=max_tokens, max_cost_usd=max_cost_usd,
@@ -102,7 +102,7 @@ def status_batch(
 ) -> None:
     """List the batches in the store, or one batch: runs by status, tokens and cost so far, and per
     configuration the median of its seeds' best scores and the best."""
-    store = Store(storage)
+    store = open_existing(storage)
     if batch is None:
         console.print(render_batches(store.list_batches(), title=store.url))
         return
@@ -120,7 +120,7 @@ def export_batch_cmd(
     stored candidate with its run's values, seq, status, score, best so far and cumulative tokens and cost."""
     from evolve.batch.export import export_batch
 
-    store = Store(storage)
+    store = open_existing(storage)
     row = find_batch(store, batch)
     for path in export_batch(store, row["id"], out):
         console.print(f"wrote {path}", markup=False, highlight=False)
