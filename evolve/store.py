@@ -371,6 +371,17 @@ class Store:
             conn.execute(update(batches).where(batches.c.id == batch_id)
                          .values(settings=settings, updated_at=time.time()))
 
+    def claim_batch(self, batch_id: str, settings: dict[str, Any], seen_updated_at: float) -> bool:
+        """Record a new driver in `settings` and mark the batch running, only if the batch row is unchanged since
+        it was read at `seen_updated_at`; False when another process changed it first (two `batch resume` at
+        once: exactly one of them wins)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(batches)
+                                .where(batches.c.id == batch_id, batches.c.updated_at == seen_updated_at)
+                                .values(settings=settings, status="running", stop_reason=None,
+                                        updated_at=max(time.time(), seen_updated_at + 1e-6)))
+        return done.rowcount == 1
+
     def batch_stop_request(self, batch_id: str) -> str | None:
         """Why the batch asks its runs to stop (status `stopping`), or None: what each running job polls."""
         with self.engine.connect() as conn:

@@ -118,10 +118,13 @@ class BatchDriver:
             raise EvolveError(f"batch {batch['id']} is being run by process {driver['pid']} on this machine; "
                               "stop it first (Ctrl-C there)")
         me = psutil.Process()
-        self.store.update_batch_settings(self.batch_id, {
+        claimed = self.store.claim_batch(self.batch_id, {
             **self.settings.model_dump(mode="json"),
-            "driver": {"host": socket.gethostname(), "pid": me.pid, "started": me.create_time()}})
-        self.store.set_batch_status(self.batch_id, "running")
+            "driver": {"host": socket.gethostname(), "pid": me.pid, "started": me.create_time()}},
+            batch["updated_at"])
+        if not claimed:
+            raise EvolveError(f"batch {batch['id']} was claimed by another process just now (two `batch run` or "
+                              "`batch resume` at once?); see `evolve batch status`")
 
     def _jobs(self, wanted: Callable[[dict[str, Any]], bool]) -> list[RunJob]:
         return [RunJob(row["id"], self.store.url, gpus=1 if row["kind"] == "kernel" else 0)

@@ -1,0 +1,27 @@
+"""Two `evolve batch resume` of one batch at once: both read the batch as free, exactly one may drive it (two
+drivers would run every unfinished run twice, in two worker processes writing the same run)."""
+
+import pytest
+
+from evolve.batch.driver import BatchDriver, BatchSettings
+from evolve.errors import EvolveError
+from evolve.store import Store
+from tests.support.report_store import add_batch
+
+
+def test_only_one_of_two_drivers_that_read_the_batch_together_claims_it(storage, monkeypatch):
+    store = Store(storage)
+    add_batch(store, "b1", "claim")  # a stopped-or-finished batch with no live driver: free to resume
+    seen = store.get_batch("b1")  # what the second driver read before the first one claimed the batch
+    first = BatchDriver(store, "b1", BatchSettings(max_concurrent=1))
+    first._claim()
+    driver = store.get_batch("b1")["settings"]["driver"]
+    assert store.get_batch("b1")["status"] == "running"
+
+    second = BatchDriver(store, "b1", BatchSettings(max_concurrent=1))
+    monkeypatch.setattr("evolve.batch.driver.find_batch", lambda _store, _ref: seen)
+    with pytest.raises(EvolveError, match="claimed by another process"):
+        second._claim()
+    assert store.get_batch("b1")["settings"]["driver"] == driver  # the first driver's record stands
+    assert not store.claim_batch("b1", {}, seen["updated_at"])
+    store.close()
