@@ -173,3 +173,14 @@ def test_batch_commands_on_a_missing_store_create_nothing(tmp_path, args):
     result = CliRunner().invoke(app, ["batch", *args, "--storage", str(db)])
     assert result.exit_code != 0 and f"no store at {db}" in result.output
     assert not db.exists()
+
+
+def test_resume_of_a_batch_with_unreadable_stored_settings_is_one_line(tmp_path):
+    from evolve.store import Store
+    from tests.support.report_store import add_batch
+
+    db = tmp_path / "e.db"
+    add_batch(Store(str(db)), "b1", "hand-edited")  # stored settings {}: no max_concurrent
+    result = CliRunner().invoke(app, ["batch", "resume", "b1", "--storage", str(db)])
+    assert result.exit_code == 2, result.output
+    assert "b1's stored settings: field 'max_concurrent'" in result.output and "Traceback" not in result.output

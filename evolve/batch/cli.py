@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
@@ -15,6 +16,7 @@ from evolve.batch.executors import EXECUTORS
 from evolve.batch.summary import BatchSummary, render_batches, render_summary, summarize_batch
 from evolve.batch.sweep import Sweep, load_sweep
 from evolve.cli import StorageOpt, _friendly, console
+from evolve.config import config_error_from
 from evolve.safe_text import shown
 from evolve.store import Store, open_existing
 
@@ -86,8 +88,11 @@ def resume_batch(
     stored = {k: v for k, v in (row["settings"] or {}).items() if k != "driver"}
     budget = {**stored.get("budget", {}), **_given(max_tokens=max_tokens, max_cost_usd=max_cost_usd,
                                                    max_wall_s=max_wall_s)}
-    settings = BatchSettings.model_validate({**stored, "budget": budget,
-                                             **_given(executor=executor, max_concurrent=max_concurrent)})
+    try:
+        settings = BatchSettings.model_validate({**stored, "budget": budget,
+                                                 **_given(executor=executor, max_concurrent=max_concurrent)})
+    except ValidationError as exc:  # a batch row written by another version, or edited by hand
+        raise config_error_from(exc, f"batch {row['id']}'s stored settings") from None
     console.print(f"[bold]batch {row['id']}[/] · resuming · executor {settings.executor}, "
                   f"{settings.max_concurrent} at a time", highlight=False)
     _drive(store, row["id"], settings, quiet)
