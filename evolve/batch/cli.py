@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -60,9 +61,9 @@ def run_batch(
     store = Store(storage)
     batch_id = create_batch(store, sweep, settings)
     cells = len({plan.cell for plan in sweep.plans})
-    console.print(f"[bold]batch {batch_id}[/] · {shown(sweep.name, 80, one_line=True)} · {len(sweep.plans)} runs "
-                  f"({cells} configurations x seeds) · executor {settings.executor}, {settings.max_concurrent} at "
-                  f"a time · storage {store.url}", markup=True, highlight=False)
+    console.print(f"[bold]batch {batch_id}[/] · {escape(shown(sweep.name, 80, one_line=True))} · {len(sweep.plans)} "
+                  f"runs ({cells} configurations x seeds) · executor {settings.executor}, {settings.max_concurrent} "
+                  f"at a time · storage {escape(_public(store))}", markup=True, highlight=False)
     _drive(store, batch_id, settings, quiet)
 
 
@@ -109,7 +110,7 @@ def status_batch(
     configuration the median of its seeds' best scores and the best."""
     store = open_existing(storage)
     if batch is None:
-        console.print(render_batches(store.list_batches(), title=store.url))
+        console.print(render_batches(store.list_batches(), title=_public(store)))
         return
     console.print(render_summary(summarize_batch(store, find_batch(store, batch))))
 
@@ -169,3 +170,8 @@ def _given(**options: Any) -> dict[str, Any]:
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def _public(store: Store) -> str:
+    """The store's URL without its password, for the terminal."""
+    return store.engine.url.render_as_string(hide_password=True)

@@ -26,6 +26,7 @@ from evolve.batch.summary import BatchSummary, summarize_batch
 from evolve.batch.sweep import BatchBudget, Sweep
 from evolve.errors import EvolveError
 from evolve.runner import run_record
+from evolve.safe_text import shown
 from evolve.store import Store
 from sandbox import get_sandbox
 
@@ -69,7 +70,8 @@ def create_batch(store: Store, sweep: Sweep, settings: BatchSettings) -> str:
 def find_batch(store: Store, ref: str) -> dict[str, Any]:
     batch = store.get_batch(ref)
     if batch is None:
-        raise EvolveError(f"no batch '{ref}' in {store.url} (see `evolve batch status`)")
+        raise EvolveError(f"no batch '{shown(ref, 100, one_line=True)}' in "
+                          f"{store.engine.url.render_as_string(hide_password=True)} (see `evolve batch status`)")
     return batch
 
 
