@@ -6,6 +6,7 @@ import csv
 import pytest
 
 from evolve.batch.export import export_batch
+from evolve.candidate import Candidate
 from evolve.store import Store
 from tests.support.report_store import add_batch, add_run, make_task_folder
 
@@ -19,19 +20,24 @@ def test_export_best_so_far_and_cumulative_spend_match_a_hand_computation(tmp_pa
     folder = make_task_folder(tmp_path / "tasks", "alpha", best_known=20.0)
     run_id = add_run(store, task="alpha", task_path=str(folder), batch_id="b1", cell="c1", gain=0.5,
                      params={"task": "alpha", "model": HOSTILE, "edit_mode": "-2+3", "seed": 1})
+    # a prompt task's child: its task model's spend is in its metrics, not in an LLM call of the run
+    store.add_candidate(Candidate(run_id=run_id, source="prompt child", parent_id=None, status="ok", score=9.0,
+                                  metrics={"score": 9.0, "task_tokens": 40, "task_cost_usd": 0.5}, code_hash="p"))
     files = export_batch(store, "b1", tmp_path / "out")
     store.close()
     assert {p.name for p in files} == {"runs.csv", "runs.parquet", "candidates.csv", "candidates.parquet"}
     with (tmp_path / "out" / "candidates.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     # seed 10; children (see CHILDREN): ok 10.5, invalid, ok 11.0, crashed, timeout, duplicate, twin, ok 11.5
-    assert [float(r["best_so_far"]) for r in rows] == [10, 10.5, 10.5, 11, 11, 11, 11, 11, 11.5]
-    assert [int(r["tokens_cum"]) for r in rows] == [150 * k for k in range(9)]
-    assert [round(float(r["cost_usd_cum"]), 9) for r in rows] == [round(150e-6 * k, 9) for k in range(9)]
+    assert [float(r["best_so_far"]) for r in rows] == [10, 10.5, 10.5, 11, 11, 11, 11, 11, 11.5, 11.5]
+    assert [int(r["tokens_cum"]) for r in rows] == [150 * k for k in range(9)] + [1240]
+    assert [round(float(r["cost_usd_cum"]), 9) for r in rows] == [round(150e-6 * k, 9) for k in range(9)] + [0.5012]
     assert {r["run_id"] for r in rows} == {run_id}
     with (tmp_path / "out" / "runs.csv").open() as fh:
         (run,) = list(csv.DictReader(fh))
-    assert float(run["best_score"]) == 11.5 and int(run["tokens"]) == 150 * 8
+    # the run's totals are the last cumulative values: LLM calls and the task model's spend
+    assert float(run["best_score"]) == 11.5 and int(run["tokens"]) == 1240
+    assert float(run["cost_usd"]) == pytest.approx(0.5012)
     # text a spreadsheet would evaluate is quoted in the CSVs and kept as it is in Parquet
     for row in [*rows, run]:
         assert row["model"] == "'" + HOSTILE and row["edit_mode"] == "'-2+3"
