@@ -390,13 +390,18 @@ class Store:
         return (row[1] or "stopped") if row is not None and row[0] == "stopping" else None
 
     def batch_usage(self, batch_id: str) -> RunUsage:
-        """Tokens and dollars of every LLM call of every run in the batch (what batch budgets count)."""
+        """Tokens and dollars of every LLM call of every run in the batch, and of the task model of prompt tasks
+        (kept in the candidates' metrics, as a lone run's budget counts it): what batch budgets count."""
         with self.engine.connect() as conn:
             tokens, cost = conn.execute(
                 select(func.coalesce(func.sum(llm_calls.c.prompt_tokens + llm_calls.c.completion_tokens), 0),
                        func.coalesce(func.sum(llm_calls.c.cost_usd), 0.0))
                 .join(runs, runs.c.id == llm_calls.c.run_id).where(runs.c.batch_id == batch_id)).one()
-        return RunUsage(int(tokens), float(cost))
+            task_tokens, task_cost = conn.execute(
+                select(func.coalesce(func.sum(candidates.c.metrics["task_tokens"].as_float()), 0),
+                       func.coalesce(func.sum(candidates.c.metrics["task_cost_usd"].as_float()), 0.0))
+                .join(runs, runs.c.id == candidates.c.run_id).where(runs.c.batch_id == batch_id)).one()
+        return RunUsage(int(tokens + task_tokens), float(cost + task_cost))
 
     # candidates
     def add_candidate(self, cand: Candidate, calls: list[LLMCallRecord] = (), evaluation: EvaluationRecord | None = None) -> Candidate:

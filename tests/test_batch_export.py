@@ -43,3 +43,17 @@ def test_export_best_so_far_and_cumulative_spend_match_a_hand_computation(tmp_pa
         assert row["model"] == "'" + HOSTILE and row["edit_mode"] == "'-2+3"
     import pandas as pd
     assert set(pd.read_parquet(tmp_path / "out" / "candidates.parquet")["model"]) == {HOSTILE}
+
+
+def test_batch_usage_counts_the_task_models_spend_as_a_lone_runs_budget_does(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'u.db'}")
+    add_batch(store, "b1", "usage")
+    folder = make_task_folder(tmp_path / "tasks", "alpha", best_known=20.0)
+    run_id = add_run(store, task="alpha", task_path=str(folder), batch_id="b1", cell="c1", gain=0.5,
+                     params={"task": "alpha", "seed": 1})
+    assert store.batch_usage("b1").tokens == 1200
+    store.add_candidate(Candidate(run_id=run_id, source="prompt child", status="ok", score=9.0,
+                                  metrics={"score": 9.0, "task_tokens": 40, "task_cost_usd": 0.5}, code_hash="p"))
+    usage = store.batch_usage("b1")
+    assert usage.tokens == 1240 and usage.cost_usd == pytest.approx(0.5012)
+    store.close()
