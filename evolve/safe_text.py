@@ -51,3 +51,14 @@ def spreadsheet_safe(value: object) -> object:
     if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
         return "'" + value
     return value
+
+
+def valid_utf8(text: str) -> str:
+    """`text` with each lone surrogate made '?'. A candidate can put one in an error message and a model in a
+    reply (a JSON escape such as \\udcff decodes to one); such a string cannot be encoded, so one left in made
+    the next prompt, the sandbox's source file or the store's write fail, and with it the whole run."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text

@@ -8,6 +8,7 @@ either all of a candidate or none of it. Storage URLs follow SQLAlchemy (and Opt
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from evolve.candidate import Candidate, new_id
+from evolve.safe_text import valid_utf8
 
 SCHEMA_VERSION = 2
 metadata = MetaData()
@@ -254,12 +256,26 @@ def open_existing(storage: str) -> Store:
     return Store(str(url.render_as_string(hide_password=False)))
 
 
+def _utf8_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The row's text as valid UTF-8 (see `valid_utf8`): the last guard before the database, which refuses it."""
+    return {k: valid_utf8(v) if isinstance(v, str) else v for k, v in row.items()}
+
+
+def _json_text(value: Any) -> str:
+    """JSON columns' text: as json.dumps writes it, with lone surrogates (\\udcff) made '?' so that what is read
+    back is valid text for a page, a CSV or Parquet (and PostgreSQL's jsonb would refuse it)."""
+    text = json.dumps(value)
+    if "\\ud" not in text:
+        return text
+    return json.dumps(value, ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
+
+
 class Store:
     """All reads and writes of a study's database."""
 
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
-        self.engine: Engine = create_engine(self.url, future=True)
+        self.engine: Engine = create_engine(self.url, future=True, json_serializer=_json_text)
         if self.engine.dialect.name == "sqlite":
             _create_private(self.engine.url.database)
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -293,7 +309,7 @@ class Store:
     def set_run_status(self, run_id: str, status: str, reason: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(runs).where(runs.c.id == run_id)
-                         .values(status=status, stop_reason=reason, updated_at=time.time()))
+                         .values(status=status, stop_reason=None if reason is None else valid_utf8(reason), updated_at=time.time()))
 
     def update_run_config(self, run_id: str, config: dict[str, Any]) -> None:
         """Settings changed on resume (e.g. more iterations) are kept with the run."""
@@ -412,11 +428,11 @@ class Store:
         the engine's own time per child in the loop benchmark."""
         with self.engine.begin() as conn:
             cand.seq = conn.execute(_NEXT_SEQ, {"run_id": cand.run_id}).scalar_one()
-            conn.execute(insert(candidates), asdict(cand))
+            conn.execute(insert(candidates), _utf8_row(asdict(cand)))
             if calls:
                 conn.execute(insert(llm_calls), [self._call_row(cand.run_id, call, cand.id) for call in calls])
             if evaluation is not None:
-                conn.execute(insert(evaluations), {"candidate_id": cand.id, **asdict(evaluation)})
+                conn.execute(insert(evaluations), _utf8_row({"candidate_id": cand.id, **asdict(evaluation)}))
             conn.execute(_TOUCH_RUN, {"run_id": cand.run_id, "now": time.time()})
         return cand
 
@@ -430,7 +446,7 @@ class Store:
         row = asdict(call)
         row.update(id=call.id or new_id(), created_at=call.created_at or time.time(),
                    run_id=run_id, candidate_id=candidate_id)
-        return row
+        return _utf8_row(row)
 
     def iter_candidates(self, run_id: str, status: str | None = None) -> Iterator[Candidate]:
         """Candidates in completion order (the order an archive replays them on resume)."""
