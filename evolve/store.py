@@ -517,7 +517,7 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(task_outputs),
-                             {"key": key, "model": model, "created_at": time.time(), **asdict(out)})
+                             _utf8_row({"key": key, "model": model, "created_at": time.time(), **asdict(out)}))
         except IntegrityError:
             pass
 
