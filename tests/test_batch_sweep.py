@@ -184,3 +184,24 @@ def test_resume_of_a_batch_with_unreadable_stored_settings_is_one_line(tmp_path)
     result = CliRunner().invoke(app, ["batch", "resume", "b1", "--storage", str(db)])
     assert result.exit_code == 2, result.output
     assert "b1's stored settings: field 'max_concurrent'" in result.output and "Traceback" not in result.output
+
+
+def test_an_unknown_executor_is_refused_before_anything_is_stored(tmp_path):
+    path = write(tmp_path, GOOD)
+    db = tmp_path / "b.db"
+    result = CliRunner().invoke(app, ["batch", "run", str(path), "--executor", "nope", "--storage", str(db)])
+    assert result.exit_code == 2 and "unknown executor 'nope'" in result.output
+    assert not db.exists()
+
+
+def test_console_markup_in_a_sweep_name_or_a_store_path_is_printed_as_written(tmp_path):
+    path = write(tmp_path, GOOD.replace("name: toy-sweep", 'name: "x[/bold]y"'))
+    result = CliRunner().invoke(app, ["batch", "run", str(path), "--dry-run"])
+    assert result.exit_code == 0 and "x[/bold]y: 16 runs" in result.output, result.output
+    folder = tmp_path / "[" / "x]"  # the store's path holds `[/x]`, a closing tag to rich
+    folder.mkdir(parents=True)
+    from evolve.store import Store
+
+    Store(str(folder / "e.db")).close()
+    result = CliRunner().invoke(app, ["batch", "status", "--storage", str(folder / "e.db")], env={"COLUMNS": "300"})
+    assert result.exit_code == 0 and "x%5D/e.db" in result.output, result.output

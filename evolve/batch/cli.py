@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from evolve.batch.driver import BatchDriver, BatchSettings, create_batch, default_max_concurrent, find_batch
-from evolve.batch.executors import EXECUTORS
+from evolve.batch.executors import EXECUTORS, check_executor
 from evolve.batch.summary import BatchSummary, render_batches, render_summary, summarize_batch
 from evolve.batch.sweep import Sweep, load_sweep
 from evolve.cli import StorageOpt, _friendly, console
@@ -55,6 +55,7 @@ def run_batch(
     sweep = load_sweep(sweep_file)
     settings = BatchSettings(executor=executor or "local", max_concurrent=max_concurrent or
                              default_max_concurrent(sweep), retries=retries, budget=sweep.budget)
+    check_executor(settings.executor)  # an unknown one stored the batch first and left it 'running'
     if dry_run:
         _print_plan(sweep, settings)
         return
@@ -110,7 +111,7 @@ def status_batch(
     configuration the median of its seeds' best scores and the best."""
     store = open_existing(storage)
     if batch is None:
-        console.print(render_batches(store.list_batches(), title=_public(store)))
+        console.print(render_batches(store.list_batches(), title=Text(_public(store))))
         return
     console.print(render_summary(summarize_batch(store, find_batch(store, batch))))
 
@@ -154,8 +155,8 @@ def _drive(store: Store, batch_id: str, settings: BatchSettings, quiet: bool) ->
 
 def _print_plan(sweep: Sweep, settings: BatchSettings) -> None:
     keys = list(dict.fromkeys(k for plan in sweep.plans for k in plan.params))
-    table = Table("#", *keys, "cell", title=f"{shown(sweep.name, 80)}: {len(sweep.plans)} runs (dry run: nothing "
-                                            "stored or started)")
+    table = Table("#", *keys, "cell", title=Text(f"{shown(sweep.name, 80)}: {len(sweep.plans)} runs (dry run: "
+                                                 "nothing stored or started)"))
     for i, plan in enumerate(sweep.plans, 1):
         table.add_row(str(i), *(Text(shown(_text(plan.params.get(k)), 60, one_line=True)) for k in keys), plan.cell)
     console.print(table)

@@ -8,10 +8,15 @@ from evolve.errors import EvolveError
 EXECUTORS = ("local",)
 
 
+def check_executor(name: str) -> None:
+    """Refuse an unknown executor name; `batch run` asks before it stores anything."""
+    if name not in EXECUTORS:
+        raise EvolveError(f"--executor: unknown executor {name!r}; known: {', '.join(EXECUTORS)}")
+
+
 def make_executor(name: str, max_concurrent: int) -> Executor:
     """The executor called `name`, running at most `max_concurrent` jobs at once."""
-    if name == "local":
-        from evolve.batch.executors.local import LocalExecutor
+    check_executor(name)
+    from evolve.batch.executors.local import LocalExecutor
 
-        return LocalExecutor(max_concurrent)
-    raise EvolveError(f"--executor: unknown executor {name!r}; known: {', '.join(EXECUTORS)}")
+    return LocalExecutor(max_concurrent)
