@@ -183,7 +183,8 @@ def test_resume_of_a_batch_with_unreadable_stored_settings_is_one_line(tmp_path)
     add_batch(Store(str(db)), "b1", "hand-edited")  # stored settings {}: no max_concurrent
     result = CliRunner().invoke(app, ["batch", "resume", "b1", "--storage", str(db)])
     assert result.exit_code == 2, result.output
-    assert "b1's stored settings: field 'max_concurrent'" in result.output and "Traceback" not in result.output
+    assert "b1's settings (as stored, with the options given): field 'max_concurrent'" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_an_unknown_executor_is_refused_before_anything_is_stored(tmp_path):

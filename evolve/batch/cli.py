@@ -94,7 +94,7 @@ def resume_batch(
         settings = BatchSettings.model_validate({**stored, "budget": budget,
                                                  **_given(executor=executor, max_concurrent=max_concurrent)})
     except ValidationError as exc:  # a batch row written by another version, or edited by hand
-        raise config_error_from(exc, f"batch {row['id']}'s stored settings") from None
+        raise config_error_from(exc, f"batch {row['id']}'s settings (as stored, with the options given)") from None
     console.print(f"[bold]batch {row['id']}[/] · resuming · executor {settings.executor}, "
                   f"{settings.max_concurrent} at a time", highlight=False)
     _drive(store, row["id"], settings, quiet)
