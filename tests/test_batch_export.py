@@ -57,3 +57,20 @@ def test_batch_usage_counts_the_task_models_spend_as_a_lone_runs_budget_does(tmp
     usage = store.batch_usage("b1")
     assert usage.tokens == 1240 and usage.cost_usd == pytest.approx(0.5012)
     store.close()
+
+
+@pytest.mark.parametrize("command", [["batch", "export", "b1"], ["report", "b1"]])
+def test_an_out_path_that_is_a_file_is_one_line(tmp_path, command):
+    from typer.testing import CliRunner
+
+    from evolve.cli import app
+
+    store = Store(str(tmp_path / "e.db"))
+    add_batch(store, "b1", "out-check")
+    add_run(store, task="alpha", task_path=str(make_task_folder(tmp_path / "tasks", "alpha", 20.0)), batch_id="b1",
+            cell="c1", gain=0.5, params={"task": "alpha", "seed": 1})
+    store.close()
+    (tmp_path / "taken").write_text("a file")
+    result = CliRunner().invoke(app, [*command, "--out", str(tmp_path / "taken"), "--storage", str(tmp_path / "e.db")])
+    assert result.exit_code == 2 and f"--out {tmp_path / 'taken'}: a file is there, not a folder" in result.output
+    assert (tmp_path / "taken").read_text() == "a file"

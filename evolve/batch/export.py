@@ -17,6 +17,7 @@ from typing import Any
 
 from evolve.batch.summary import run_best
 from evolve.errors import EvolveError
+from evolve.output_folder import output_folder
 from evolve.safe_text import spreadsheet_safe
 from evolve.store import Store
 
@@ -73,7 +74,7 @@ def export_batch(store: Store, batch_id: str, out: Path) -> list[Path]:
         import pandas as pd
     except ImportError:
         raise EvolveError("`evolve batch export` needs pandas and pyarrow: pip install 'evolve-lab[batch]'") from None
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out)
     written = []
     for name, rows in (("runs", run_rows(store, batch_id)), ("candidates", candidate_rows(store, batch_id))):
         frame = pd.DataFrame(rows)

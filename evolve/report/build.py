@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from evolve.output_folder import output_folder
 from evolve.report import figures, stats, tables
 from evolve.report.data import OUTCOMES, RunData, Selection, load
 from evolve.report.html import render_page
@@ -42,7 +43,7 @@ def write_report(store: Store, refs: list[str], out: Path, baseline: str | None 
     rates = tables.outcome_rates(sel)
     comparisons = tables.comparisons(sel, baseline)
     runs = tables.run_rows(sel)
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out)
     figure_dir = out / "figures"
     built: list[tuple[str, str, str]] = []  # (name, caption, base64 png)
     files: list[Path] = []
