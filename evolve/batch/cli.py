@@ -12,7 +12,14 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from evolve.batch.driver import BatchDriver, BatchSettings, create_batch, default_max_concurrent, find_batch
+from evolve.batch.driver import (
+    BatchDriver,
+    BatchSettings,
+    create_batch,
+    default_max_concurrent,
+    driver_gone,
+    find_batch,
+)
 from evolve.batch.executors import EXECUTORS, check_executor
 from evolve.batch.summary import BatchSummary, render_batches, render_summary, summarize_batch
 from evolve.batch.sweep import Sweep, load_sweep
@@ -113,7 +120,11 @@ def status_batch(
     if batch is None:
         console.print(render_batches(store.list_batches(), title=Text(_public(store))))
         return
-    console.print(render_summary(summarize_batch(store, find_batch(store, batch))))
+    row = find_batch(store, batch)
+    console.print(render_summary(summarize_batch(store, row)))
+    if driver_gone(row):
+        console.print(Text(f"no process drives this batch any more (it was killed?): `evolve batch resume "
+                           f"{row['id'][:8]}` finishes it", style="yellow"))
 
 
 @batch_app.command("export")

@@ -195,6 +195,15 @@ class BatchDriver:
         self.store.update_batch_settings(self.batch_id, {**settings, "driver": None})
 
 
+def driver_gone(batch: dict[str, Any]) -> bool:
+    """Whether a batch stored as running has lost its driver: none recorded, or one on this machine that ended
+    (killed, or the machine restarted). A driver on another machine is not judged from here."""
+    if batch["status"] not in ("running", "stopping"):
+        return False
+    driver = (batch["settings"] or {}).get("driver")
+    return not driver or (driver.get("host") == socket.gethostname() and not _alive(driver))
+
+
 def _alive(driver: dict[str, Any]) -> bool:
     """Whether the recorded driver process still runs (same host, same pid, same start time: not a reused pid)."""
     if driver.get("host") != socket.gethostname():
