@@ -49,3 +49,17 @@ def test_status_says_when_a_running_batch_has_lost_its_driver(storage):
     result = CliRunner().invoke(app, ["batch", "status", "b1", "--storage", storage], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "no process drives" not in result.output
     store.close()
+
+
+def test_resuming_one_run_of_a_batch_that_is_driving_it_is_refused(storage, tmp_path):
+    from tests.support.report_store import add_run, make_task_folder
+
+    store = Store(storage)
+    add_batch(store, "b1", "live")
+    run_id = add_run(store, task="alpha", task_path=str(make_task_folder(tmp_path, "alpha", 20.0)), batch_id="b1",
+                     cell="c1", gain=0.5, params={"task": "alpha", "seed": 1})
+    BatchDriver(store, "b1", BatchSettings(max_concurrent=1))._claim()  # this process drives the batch now
+    result = CliRunner().invoke(app, ["resume", run_id, "--storage", storage], env={"COLUMNS": "200"})
+    assert result.exit_code == 2 and "belongs to batch b1, which is running" in result.output, result.output
+    assert store.get_run(run_id)["status"] == "finished"  # untouched
+    store.close()

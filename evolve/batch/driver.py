@@ -195,6 +195,20 @@ class BatchDriver:
         self.store.update_batch_settings(self.batch_id, {**settings, "driver": None})
 
 
+def refuse_if_batch_drives(storage: str, run_ref: str) -> None:
+    """`evolve resume RUN` of a run that its batch is driving right now would put two controllers on one run:
+    refuse it, naming the batch (resuming the batch is the way once it has stopped)."""
+    store = Store(storage)
+    try:
+        row = store.get_run(run_ref)
+        batch = store.get_batch(row["batch_id"]) if row is not None and row["batch_id"] else None
+    finally:
+        store.close()
+    if batch is not None and batch["status"] in ("running", "stopping") and not driver_gone(batch):
+        raise EvolveError(f"run {row['id']} belongs to batch {batch['id']}, which is running: stop it (Ctrl-C "
+                          f"there) and `evolve batch resume {batch['id'][:8]}`, or wait for it")
+
+
 def driver_gone(batch: dict[str, Any]) -> bool:
     """Whether a batch stored as running has lost its driver: none recorded, or one on this machine that ended
     (killed, or the machine restarted). A driver on another machine is not judged from here."""
