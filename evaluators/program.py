@@ -36,6 +36,7 @@ from evaluators import candidate_channel as channel
 from evaluators.background import Background
 from evaluators.evaluator_pool import EvaluatorPool, ServerDidNotStart, ServerFailed
 from evaluators.result import EvalResult, TwinLookup
+from evolve.safe_text import valid_utf8
 from sandbox import Limits, Outcome, Sandbox
 
 HARNESS = Path(__file__).resolve().with_name("harness.py")
@@ -358,8 +359,11 @@ def _output_tails(outcome: Outcome, prefix: str) -> dict[str, str]:
 def _parse_report(raw: bytes | None) -> dict | None:
     if not raw:
         return None
+    text = raw.decode("utf-8", errors="replace")
     try:
-        report = json.loads(raw.decode("utf-8", errors="replace"))
-    except ValueError:
+        report = json.loads(text)
+        if "\\ud" in text:  # maybe an escaped lone surrogate: see evolve.safe_text.valid_utf8
+            report = json.loads(valid_utf8(json.dumps(report, ensure_ascii=False)))
+    except (ValueError, RecursionError):
         return None
     return report if isinstance(report, dict) else None

@@ -256,6 +256,9 @@ def resume(
 ) -> None:
     """Continue a stopped, finished or killed run from the store; nothing stored is redone."""
     overrides = settings_from_cli(model, **_run_flags(iterations=iterations, max_wall_s=max_wall_s))
+    from evolve.batch.driver import refuse_if_batch_drives
+
+    refuse_if_batch_drives(storage, run_id)
     _drive(resume_run(run_id, storage, overrides), quiet, track)
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from evolve.errors import ConfigError
 from evolve.llm.spec import ModelConfig, parse_model_spec
+from evolve.safe_text import short_repr
 
 #: The prompt-optimization operators a run can mix (see evolve/prompt_variation.py).
 PROMPT_OPERATORS = ("ga", "de", "opro", "reflect")
@@ -146,6 +147,6 @@ def config_error_from(exc: ValidationError, source: str, prefix: str = "") -> Co
     if err["type"] == "extra_forbidden":
         detail = "unknown field (check the spelling)"
     elif not isinstance(got, dict):
-        detail += f" (got {got!r})"
+        detail += f" (got {short_repr(got)})"
     more = len(exc.errors()) - 1
     return ConfigError(source, field, detail + (f"; and {more} more problem(s)" if more else ""))

@@ -30,6 +30,7 @@ from evolve.evaluation import SPEND_METRICS, Evaluator
 from evolve.features import FeatureDim, describe
 from evolve.llm import LLMEnsemble, LLMError, LLMProvider
 from evolve.search_policies import build_search_policies
+from evolve.safe_text import valid_utf8
 from evolve.store import EvaluationRecord, LLMCallRecord, SplitScore, Store
 from evolve.task import Task
 from evolve.variation import Messages, ProposalContext, Variation, VariationError
@@ -345,14 +346,14 @@ class Controller:
                     calls.append(record)
                 return None
         self._consecutive_llm_failures = 0
-        record.reply = reply.text
+        record.reply = text = valid_utf8(reply.text)  # a lone surrogate in a reply would break prompt, sandbox, store
         record.error = "; ".join(reply.notes) or None  # a call that succeeded with a caveat (a refused grammar)
         record.prompt_tokens, record.completion_tokens = reply.usage.prompt_tokens, reply.usage.completion_tokens
         record.cost_usd, record.latency_s = reply.usage.cost_usd, reply.latency_s
         calls.append(record)
         self.stats.tokens += record.prompt_tokens + record.completion_tokens
         self.stats.cost_usd += record.cost_usd
-        return reply.text
+        return text
 
     @staticmethod
     def _account(child: Candidate, calls: list[LLMCallRecord]) -> None:

@@ -10,6 +10,7 @@ characters become visible escapes and the length is bounded. HTML output escapes
 from __future__ import annotations
 
 import re
+import reprlib
 
 # C0 controls except tab and newline, DEL, C1 controls; zero-width and bidirectional formatting characters.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -32,3 +33,32 @@ def shown(text: object, limit: int = 4000, *, one_line: bool = False) -> str:
     if one_line:
         value = _ONE_LINE.sub(lambda m: "\\n" if m.group() == "\n" else "\\t", value)
     return value + (f" ... [{cut} more characters]" if cut > 0 else "")
+
+
+_BOUNDED = reprlib.Repr()
+_BOUNDED.maxlevel, _BOUNDED.maxlist, _BOUNDED.maxstring, _BOUNDED.maxother = 2, 4, 120, 120
+
+
+def short_repr(value: object) -> str:
+    """A repr of a value from a user's file, bounded in depth and length: a YAML alias bomb or a 10 MB string in
+    an error message must not eat the memory or the terminal."""
+    return shown(_BOUNDED.repr(value), 300)
+
+
+def spreadsheet_safe(value: object) -> object:
+    """`value` for a CSV cell: text that a spreadsheet would run as a formula (=, +, -, @, tab, CR first) is quoted
+    with a leading apostrophe; other values pass unchanged."""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value
+
+
+def valid_utf8(text: str) -> str:
+    """`text` with each lone surrogate made '?'. A candidate can put one in an error message and a model in a
+    reply (a JSON escape such as \\udcff decodes to one); such a string cannot be encoded, so one left in made
+    the next prompt, the sandbox's source file or the store's write fail, and with it the whole run."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text

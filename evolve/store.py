@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from evolve.candidate import Candidate, new_id
+from evolve.safe_text import valid_utf8
 from evolve.store_engine import open_engine, shown_url
 from evolve.store_types import StoredText
 
@@ -240,6 +241,27 @@ def normalize_url(storage: str) -> str:
     return f"sqlite:///{Path(storage).expanduser().resolve()}"
 
 
+def open_existing(storage: str) -> Store:
+    """The store, refusing a SQLite path that does not exist: a command that only reads (status, export, report)
+    must not leave an empty database behind a typo."""
+    from sqlalchemy.engine import make_url
+
+    from evolve.errors import EvolveError
+    from evolve.safe_text import shown
+
+    url = make_url(normalize_url(storage))
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        if not Path(url.database).exists():
+            raise EvolveError(f"no store at {shown(url.database, 300, one_line=True)} (give --storage or set "
+                              "EVOLVE_STORAGE)")
+    return Store(str(url.render_as_string(hide_password=False)))
+
+
+def _utf8_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The row's text as valid UTF-8 (see `valid_utf8`): the last guard before the database, which refuses it."""
+    return {k: valid_utf8(v) if isinstance(v, str) else v for k, v in row.items()}
+
+
 class Store:
     """All reads and writes of a study's database."""
 
@@ -280,7 +302,7 @@ class Store:
     def set_run_status(self, run_id: str, status: str, reason: str | None = None) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(runs).where(runs.c.id == run_id)
-                         .values(status=status, stop_reason=reason, updated_at=time.time()))
+                         .values(status=status, stop_reason=None if reason is None else valid_utf8(reason), updated_at=time.time()))
 
     def update_run_config(self, run_id: str, config: dict[str, Any]) -> None:
         """Settings changed on resume (e.g. more iterations) are kept with the run."""
@@ -358,6 +380,17 @@ class Store:
             conn.execute(update(batches).where(batches.c.id == batch_id)
                          .values(settings=settings, updated_at=time.time()))
 
+    def claim_batch(self, batch_id: str, settings: dict[str, Any], seen_updated_at: float) -> bool:
+        """Record a new driver in `settings` and mark the batch running, only if the batch row is unchanged since
+        it was read at `seen_updated_at`; False when another process changed it first (two `batch resume` at
+        once: exactly one of them wins)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(update(batches)
+                                .where(batches.c.id == batch_id, batches.c.updated_at == seen_updated_at)
+                                .values(settings=settings, status="running", stop_reason=None,
+                                        updated_at=max(time.time(), seen_updated_at + 1e-6)))
+        return done.rowcount == 1
+
     def batch_stop_request(self, batch_id: str) -> str | None:
         """Why the batch asks its runs to stop (status `stopping`), or None: what each running job polls."""
         with self.engine.connect() as conn:
@@ -366,13 +399,18 @@ class Store:
         return (row[1] or "stopped") if row is not None and row[0] == "stopping" else None
 
     def batch_usage(self, batch_id: str) -> RunUsage:
-        """Tokens and dollars of every LLM call of every run in the batch (what batch budgets count)."""
+        """Tokens and dollars of every LLM call of every run in the batch, and of the task model of prompt tasks
+        (kept in the candidates' metrics, as a lone run's budget counts it): what batch budgets count."""
         with self.engine.connect() as conn:
             tokens, cost = conn.execute(
                 select(func.coalesce(func.sum(llm_calls.c.prompt_tokens + llm_calls.c.completion_tokens), 0),
                        func.coalesce(func.sum(llm_calls.c.cost_usd), 0.0))
                 .join(runs, runs.c.id == llm_calls.c.run_id).where(runs.c.batch_id == batch_id)).one()
-        return RunUsage(int(tokens), float(cost))
+            task_tokens, task_cost = conn.execute(
+                select(func.coalesce(func.sum(candidates.c.metrics["task_tokens"].as_float()), 0),
+                       func.coalesce(func.sum(candidates.c.metrics["task_cost_usd"].as_float()), 0.0))
+                .join(runs, runs.c.id == candidates.c.run_id).where(runs.c.batch_id == batch_id)).one()
+        return RunUsage(int(tokens + task_tokens), float(cost + task_cost))
 
     # candidates
     def add_candidate(self, cand: Candidate, calls: list[LLMCallRecord] = (), evaluation: EvaluationRecord | None = None) -> Candidate:
@@ -387,11 +425,11 @@ class Store:
             # writers of one run take turns at numbering instead of both reading the same max(seq).
             conn.execute(_TOUCH_RUN, {"run_id": cand.run_id, "now": time.time()})
             cand.seq = conn.execute(_NEXT_SEQ, {"run_id": cand.run_id}).scalar_one()
-            conn.execute(insert(candidates), asdict(cand))
+            conn.execute(insert(candidates), _utf8_row(asdict(cand)))
             if calls:
                 conn.execute(insert(llm_calls), [self._call_row(cand.run_id, call, cand.id) for call in calls])
             if evaluation is not None:
-                conn.execute(insert(evaluations), {"candidate_id": cand.id, **asdict(evaluation)})
+                conn.execute(insert(evaluations), _utf8_row({"candidate_id": cand.id, **asdict(evaluation)}))
         return cand
 
     def add_failed_call(self, run_id: str, call: LLMCallRecord) -> None:
@@ -426,7 +464,7 @@ class Store:
         row = asdict(call)
         row.update(id=call.id or new_id(), created_at=call.created_at or time.time(),
                    run_id=run_id, candidate_id=candidate_id)
-        return row
+        return _utf8_row(row)
 
     def iter_candidates(self, run_id: str, status: str | None = None) -> Iterator[Candidate]:
         """Candidates in completion order (the order an archive replays them on resume)."""
@@ -497,7 +535,7 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(task_outputs),
-                             {"key": key, "model": model, "created_at": time.time(), **asdict(out)})
+                             _utf8_row({"key": key, "model": model, "created_at": time.time(), **asdict(out)}))
         except IntegrityError:
             pass
 

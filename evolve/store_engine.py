@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
 from evolve.errors import EvolveError
-from evolve.store_types import json_dumps, json_loads
+from evolve.store_types import json_dumps, json_loads, plain_json_dumps
 
 # The database drivers Evolve knows how to get, by SQLAlchemy dialect+driver name: what to install.
 _DRIVER_HINTS = {
@@ -33,7 +33,7 @@ def open_engine(url: str) -> Engine:
         raise EvolveError(f"storage URL '{url}' is not a database URL: expected e.g. sqlite:///evolve.db or "
                           "postgresql+psycopg://USER:PASSWORD@HOST:5432/DATABASE") from None
     shown = shown_url(url)
-    kwargs: dict = {"future": True}
+    kwargs: dict = {"future": True, "json_serializer": plain_json_dumps}
     if parsed.get_backend_name() == "postgresql":
         # One client per process is idle most of the time; a connection the server dropped is replaced.
         kwargs["pool_pre_ping"] = True

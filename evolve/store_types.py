@@ -38,8 +38,17 @@ class StoredText(TypeDecorator[str]):
 
 
 def json_dumps(value: Any) -> str:
-    """JSON for PostgreSQL: non-finite floats as {"__float__": repr}."""
-    return json.dumps(_tag_floats(value))
+    """JSON for PostgreSQL: non-finite floats as {"__float__": repr}; lone surrogates as in `plain_json_dumps`."""
+    return plain_json_dumps(_tag_floats(value))
+
+
+def plain_json_dumps(value: Any) -> str:
+    """JSON columns' text as json.dumps writes it, with lone surrogates (\\udcff) made '?', so that what is read
+    back is valid text for a page, a CSV or Parquet (and PostgreSQL's jsonb would refuse it)."""
+    text = json.dumps(value)
+    if "\\ud" not in text:
+        return text
+    return json.dumps(value, ensure_ascii=False).encode("utf-8", "replace").decode("utf-8")
 
 
 def json_loads(text: str) -> Any:

@@ -218,3 +218,15 @@ def test_a_batch_whose_runs_cannot_start_fails_with_the_reason(tmp_path, storage
     assert run["status"] == "failed" and "seed program did not evaluate" in run["stop_reason"]
     assert batch["status"] == "failed" and "1 of 1 runs did not finish (1 failed)" in batch["stop_reason"]
     assert "seed program did not evaluate" in batch["stop_reason"]
+
+
+def test_a_sweep_name_with_console_markup_is_printed_as_written(tmp_path, storage):
+    """A name like `x[/bold]y` was read as markup: the command died after storing the batch, leaving it 'running'."""
+    make_toy_task(tmp_path / "toy")
+    path = tmp_path / "s.yaml"
+    path.write_text('name: "x[/bold]y [red]z"\ntasks: [./toy]\nmodels: [scripted]\nsettings: {iterations: 1}\n')
+    proc = evolve("batch", "run", str(path), "--storage", storage, "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert "x[/bold]y [red]z" in proc.stdout
+    [batch] = Store(storage).list_batches()
+    assert batch["status"] == "finished"

@@ -49,6 +49,13 @@ def write(tmp_path: Path, text: str) -> Path:
     ("tasks: [./toy]\nbudget: {max_tokens: lots}", "budget.max_tokens", "'lots'"),
     ("tasks: [./toy]\ntaskz: 1", "taskz", "unknown field"),
     ("name: x", "tasks", "Field required"),
+    ("tasks: [./toy]\nseeds: true", "seeds", "got a boolean"),
+    ("tasks: [./toy, ./toy]", "tasks[1]", "repeats tasks[0]"),
+    ("tasks: [./toy]\nmodels: [scripted, scripted]", "models[1]", "repeats models[0]"),
+    ("tasks: [./toy]\ngrid: {islands: [2, 2]}", "grid.islands[1]", "repeats grid.islands[0]"),
+    ("tasks: [./toy]\nmodels: [[scripted:a=0, scripted:b=0]]", "models[0]", "every weight is 0"),
+    ("tasks: [./toy]\ngrid: {islands: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}\nseeds: 1001", "grid", "10,010 runs"),
+    ("tasks: [./toy]\nseeds: 1000000000000", "grid", "1,000,000,000,000 runs"),
 ])
 def test_a_bad_sweep_names_the_file_and_the_key(tmp_path, text, key, expected):
     path = write(tmp_path, text)
@@ -139,3 +146,63 @@ def test_a_dotted_key_sets_one_field_and_keeps_the_tasks_others(tmp_path):
     assert [p.config.limits.wall_s for p in plans] == [3, 7]
     assert all(p.config.limits.memory_mb == 512 for p in plans)  # the toy task's own, not the default 2048
 
+
+
+ALIAS_BOMB = "".join(f"    - &{a} [{', '.join([f'*{p}'] * 10)}]\n" for p, a in zip("abcdefg", "bcdefgh"))
+
+
+@pytest.mark.parametrize("section", ["settings:\n  operators:\n", "models:\n  - - spec:\n"])
+def test_a_yaml_alias_bomb_is_one_short_line(tmp_path, section):
+    """Nine levels of aliases are a billion leaves: an error message must not try to print them."""
+    path = write(tmp_path, "tasks: [./toy]\n" + section + "    - &a [x, x, x, x, x, x, x, x, x, x]\n" + ALIAS_BOMB)
+    with pytest.raises(ConfigError) as caught:
+        load_sweep(path)
+    assert len(caught.value.message) < 1000 and "\n" not in caught.value.message
+
+
+def test_a_sweep_that_is_not_utf8_is_one_line(tmp_path):
+    path = write(tmp_path, "")
+    path.write_bytes(b"tasks: [\xff\xfe]\n")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_sweep(path)
+
+
+@pytest.mark.parametrize("args", [["status", "b1"], ["resume", "b1"], ["export", "b1", "--out", "x"]])
+def test_batch_commands_on_a_missing_store_create_nothing(tmp_path, args):
+    db = tmp_path / "typo.db"
+    result = CliRunner().invoke(app, ["batch", *args, "--storage", str(db)])
+    assert result.exit_code != 0 and f"no store at {db}" in result.output
+    assert not db.exists()
+
+
+def test_resume_of_a_batch_with_unreadable_stored_settings_is_one_line(tmp_path):
+    from evolve.store import Store
+    from tests.support.report_store import add_batch
+
+    db = tmp_path / "e.db"
+    add_batch(Store(str(db)), "b1", "hand-edited")  # stored settings {}: no max_concurrent
+    result = CliRunner().invoke(app, ["batch", "resume", "b1", "--storage", str(db)])
+    assert result.exit_code == 2, result.output
+    assert "b1's settings (as stored, with the options given): field 'max_concurrent'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_an_unknown_executor_is_refused_before_anything_is_stored(tmp_path):
+    path = write(tmp_path, GOOD)
+    db = tmp_path / "b.db"
+    result = CliRunner().invoke(app, ["batch", "run", str(path), "--executor", "nope", "--storage", str(db)])
+    assert result.exit_code == 2 and "unknown executor 'nope'" in result.output
+    assert not db.exists()
+
+
+def test_console_markup_in_a_sweep_name_or_a_store_path_is_printed_as_written(tmp_path):
+    path = write(tmp_path, GOOD.replace("name: toy-sweep", 'name: "x[/bold]y"'))
+    result = CliRunner().invoke(app, ["batch", "run", str(path), "--dry-run"])
+    assert result.exit_code == 0 and "x[/bold]y: 16 runs" in result.output, result.output
+    folder = tmp_path / "[" / "x]"  # the store's path holds `[/x]`, a closing tag to rich
+    folder.mkdir(parents=True)
+    from evolve.store import Store
+
+    Store(str(folder / "e.db")).close()
+    result = CliRunner().invoke(app, ["batch", "status", "--storage", str(folder / "e.db")], env={"COLUMNS": "300"})
+    assert result.exit_code == 0 and "x%5D/e.db" in result.output, result.output

@@ -62,3 +62,16 @@ def test_curve_band_is_the_median_across_seeds_up_to_the_shortest_seed():
     assert at[2.0][1] == 1 and at[2.0][2] == 4  # three seeds: the interval spans them
     single = stats.curve_band([([0, 3], [1, 2])])
     assert single.seeds == 1 and np.array_equal(single.low, single.median) and np.array_equal(single.high, single.median)
+
+
+def test_an_infinite_score_gives_infinite_bounds_not_nan(recwarn):
+    """An evaluator may score inf; interpolating percentiles between infinities gave NaN bounds and warnings."""
+    assert stats.percentile_interval([math.inf, 16.0, 16.0, 16.0], 0.5) == (16.0, 16.0)
+    assert stats.percentile_interval([math.inf] * 3 + [1.0], 0.95)[1] == math.inf
+    low, high = stats.bootstrap_interval([math.inf, 16.0, 16.0])
+    assert (low, high) == (16.0, math.inf)
+    diff = stats.bootstrap_difference([11.5, 11.5], [math.inf, 16.0])
+    assert diff.estimate == -math.inf and diff.low == -math.inf and diff.p_b_better == 1.0
+    both = stats.bootstrap_difference([math.inf], [math.inf])
+    assert math.isnan(both.estimate) and both.p_a_better == both.p_b_better == 0.0
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

@@ -153,3 +153,25 @@ def test_clicking_a_grid_cell_opens_its_elite(page, served):
     page.wait_for_url(f"**/candidates/{elite}")
     assert page.locator("h1").inner_text().startswith(f"Candidate {elite}")
     assert page.problems == []
+
+
+def test_chart_names_from_the_store_are_shown_as_written(page, served, tmp_path):
+    """Plotly reads <b>, <a href> and the like in trace names and titles: a sweep value holding them must show as
+    the characters themselves, not as bold text or a link."""
+    from tests.support.report_store import add_batch, add_run, make_task_folder
+
+    storage = served[0]
+    address = served[2]
+    store = Store(storage)
+    add_batch(store, "bhostile0001", "hostile-names")
+    label = "<b>m</b><a href='https://evil.example/'>x</a>"
+    for islands in (1, 2):  # two configurations: Plotly draws a legend only for more than one trace
+        add_run(store, task="alpha", task_path=str(make_task_folder(tmp_path, "alpha", 20.0)), batch_id="bhostile0001",
+                cell=f"c{islands}", gain=0.5, params={"task": "alpha", "model": label, "islands": islands, "seed": 1})
+    store.close()
+    page.goto(f"{address}batches/bhostile0001")
+    _wait_chart(page, "chart-cells")
+    legend = page.locator("#chart-cells .legendtext").first.text_content()
+    assert label in legend, legend
+    assert page.locator("#chart-cells a").count() == 0 and page.locator("#chart-cells [style*=bold]").count() == 0
+    assert page.problems == []

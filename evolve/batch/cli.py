@@ -6,17 +6,27 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from evolve.batch.driver import BatchDriver, BatchSettings, create_batch, default_max_concurrent, find_batch
-from evolve.batch.executors import EXECUTORS
+from evolve.batch.driver import (
+    BatchDriver,
+    BatchSettings,
+    create_batch,
+    default_max_concurrent,
+    driver_gone,
+    find_batch,
+)
+from evolve.batch.executors import EXECUTORS, check_executor
 from evolve.batch.summary import BatchSummary, render_batches, render_summary, summarize_batch
 from evolve.batch.sweep import Sweep, load_sweep
 from evolve.cli import StorageOpt, _friendly, console
+from evolve.config import config_error_from
 from evolve.safe_text import shown
-from evolve.store import Store
+from evolve.store import Store, open_existing
 
 batch_app = typer.Typer(
     no_args_is_help=True, rich_markup_mode="rich",
@@ -57,15 +67,16 @@ def run_batch(
     sweep = load_sweep(sweep_file)
     settings = BatchSettings(executor=executor or "local", address=address, max_concurrent=max_concurrent or
                              default_max_concurrent(sweep), retries=retries, budget=sweep.budget)
+    check_executor(settings.executor)  # an unknown one stored the batch first and left it 'running'
     if dry_run:
         _print_plan(sweep, settings)
         return
     store = Store(storage)
     batch_id = create_batch(store, sweep, settings)
     cells = len({plan.cell for plan in sweep.plans})
-    console.print(f"[bold]batch {batch_id}[/] · {shown(sweep.name, 80, one_line=True)} · {len(sweep.plans)} runs "
-                  f"({cells} configurations x seeds) · executor {settings.executor}, {settings.max_concurrent} at "
-                  f"a time · storage {store.url}", markup=True, highlight=False)
+    console.print(f"[bold]batch {batch_id}[/] · {escape(shown(sweep.name, 80, one_line=True))} · {len(sweep.plans)} "
+                  f"runs ({cells} configurations x seeds) · executor {settings.executor}, {settings.max_concurrent} "
+                  f"at a time · storage {escape(_public(store))}", markup=True, highlight=False)
     _drive(store, batch_id, settings, quiet)
 
 
@@ -87,14 +98,17 @@ def resume_batch(
 ) -> None:
     """Finish a stopped, interrupted or killed batch: unfinished runs continue where the store has them,
     finished runs are not run again. A batch stopped by its budget needs a larger one (--max-tokens, ...)."""
-    store = Store(storage)
+    store = open_existing(storage)
     row = find_batch(store, batch)
     stored = {k: v for k, v in (row["settings"] or {}).items() if k != "driver"}
     budget = {**stored.get("budget", {}), **_given(max_tokens=max_tokens, max_cost_usd=max_cost_usd,
                                                    max_wall_s=max_wall_s)}
-    settings = BatchSettings.model_validate({**stored, "budget": budget,
-                                             **_given(executor=executor, address=address,
-                                                     max_concurrent=max_concurrent)})
+    try:
+        settings = BatchSettings.model_validate({**stored, "budget": budget,
+                                                 **_given(executor=executor, address=address,
+                                                          max_concurrent=max_concurrent)})
+    except ValidationError as exc:  # a batch row written by another version, or edited by hand
+        raise config_error_from(exc, f"batch {row['id']}'s settings (as stored, with the options given)") from None
     console.print(f"[bold]batch {row['id']}[/] · resuming · executor {settings.executor}, "
                   f"{settings.max_concurrent} at a time", highlight=False)
     _drive(store, row["id"], settings, quiet)
@@ -109,11 +123,15 @@ def status_batch(
 ) -> None:
     """List the batches in the store, or one batch: runs by status, tokens and cost so far, and per
     configuration the median of its seeds' best scores and the best."""
-    store = Store(storage)
+    store = open_existing(storage)
     if batch is None:
-        console.print(render_batches(store.list_batches(), title=store.url))
+        console.print(render_batches(store.list_batches(), title=Text(_public(store))))
         return
-    console.print(render_summary(summarize_batch(store, find_batch(store, batch))))
+    row = find_batch(store, batch)
+    console.print(render_summary(summarize_batch(store, row)))
+    if driver_gone(row):
+        console.print(Text(f"no process drives this batch any more (it was killed?): `evolve batch resume "
+                           f"{row['id'][:8]}` finishes it", style="yellow"))
 
 
 @batch_app.command("export")
@@ -127,7 +145,7 @@ def export_batch_cmd(
     stored candidate with its run's values, seq, status, score, best so far and cumulative tokens and cost."""
     from evolve.batch.export import export_batch
 
-    store = Store(storage)
+    store = open_existing(storage)
     row = find_batch(store, batch)
     for path in export_batch(store, row["id"], out):
         console.print(f"wrote {path}", markup=False, highlight=False)
@@ -155,8 +173,8 @@ def _drive(store: Store, batch_id: str, settings: BatchSettings, quiet: bool) ->
 
 def _print_plan(sweep: Sweep, settings: BatchSettings) -> None:
     keys = list(dict.fromkeys(k for plan in sweep.plans for k in plan.params))
-    table = Table("#", *keys, "cell", title=f"{shown(sweep.name, 80)}: {len(sweep.plans)} runs (dry run: nothing "
-                                            "stored or started)")
+    table = Table("#", *keys, "cell", title=Text(f"{shown(sweep.name, 80)}: {len(sweep.plans)} runs (dry run: "
+                                                 "nothing stored or started)"))
     for i, plan in enumerate(sweep.plans, 1):
         table.add_row(str(i), *(Text(shown(_text(plan.params.get(k)), 60, one_line=True)) for k in keys), plan.cell)
     console.print(table)
@@ -171,3 +189,8 @@ def _given(**options: Any) -> dict[str, Any]:
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def _public(store: Store) -> str:
+    """The store's URL without its password, for the terminal."""
+    return store.engine.url.render_as_string(hide_password=True)

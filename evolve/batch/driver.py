@@ -26,6 +26,7 @@ from evolve.batch.summary import BatchSummary, summarize_batch
 from evolve.batch.sweep import BatchBudget, Sweep
 from evolve.errors import EvolveError
 from evolve.runner import run_record
+from evolve.safe_text import shown
 from evolve.store import Store
 from sandbox import get_sandbox
 
@@ -70,7 +71,8 @@ def create_batch(store: Store, sweep: Sweep, settings: BatchSettings) -> str:
 def find_batch(store: Store, ref: str) -> dict[str, Any]:
     batch = store.get_batch(ref)
     if batch is None:
-        raise EvolveError(f"no batch '{ref}' in {store.url} (see `evolve batch status`)")
+        raise EvolveError(f"no batch '{shown(ref, 100, one_line=True)}' in "
+                          f"{store.engine.url.render_as_string(hide_password=True)} (see `evolve batch status`)")
     return batch
 
 
@@ -119,10 +121,13 @@ class BatchDriver:
             raise EvolveError(f"batch {batch['id']} is being run by process {driver['pid']} on this machine; "
                               "stop it first (Ctrl-C there)")
         me = psutil.Process()
-        self.store.update_batch_settings(self.batch_id, {
+        claimed = self.store.claim_batch(self.batch_id, {
             **self.settings.model_dump(mode="json"),
-            "driver": {"host": socket.gethostname(), "pid": me.pid, "started": me.create_time()}})
-        self.store.set_batch_status(self.batch_id, "running")
+            "driver": {"host": socket.gethostname(), "pid": me.pid, "started": me.create_time()}},
+            batch["updated_at"])
+        if not claimed:
+            raise EvolveError(f"batch {batch['id']} was claimed by another process just now (two `batch run` or "
+                              "`batch resume` at once?); see `evolve batch status`")
 
     def _jobs(self, wanted: Callable[[dict[str, Any]], bool]) -> list[RunJob]:
         return [RunJob(row["id"], self.store.url, gpus=1 if row["kind"] == "kernel" else 0)
@@ -189,6 +194,29 @@ class BatchDriver:
         self.store.set_batch_status(self.batch_id, status, reason)
         settings = find_batch(self.store, self.batch_id)["settings"] or {}
         self.store.update_batch_settings(self.batch_id, {**settings, "driver": None})
+
+
+def refuse_if_batch_drives(storage: str, run_ref: str) -> None:
+    """`evolve resume RUN` of a run that its batch is driving right now would put two controllers on one run:
+    refuse it, naming the batch (resuming the batch is the way once it has stopped)."""
+    store = Store(storage)
+    try:
+        row = store.get_run(run_ref)
+        batch = store.get_batch(row["batch_id"]) if row is not None and row["batch_id"] else None
+    finally:
+        store.close()
+    if batch is not None and batch["status"] in ("running", "stopping") and not driver_gone(batch):
+        raise EvolveError(f"run {row['id']} belongs to batch {batch['id']}, which is running: stop it (Ctrl-C "
+                          f"there) and `evolve batch resume {batch['id'][:8]}`, or wait for it")
+
+
+def driver_gone(batch: dict[str, Any]) -> bool:
+    """Whether a batch stored as running has lost its driver: none recorded, or one on this machine that ended
+    (killed, or the machine restarted). A driver on another machine is not judged from here."""
+    if batch["status"] not in ("running", "stopping"):
+        return False
+    driver = (batch["settings"] or {}).get("driver")
+    return not driver or (driver.get("host") == socket.gethostname() and not _alive(driver))
 
 
 def _alive(driver: dict[str, Any]) -> bool:

@@ -17,6 +17,8 @@ from typing import Any
 
 from evolve.batch.summary import run_best
 from evolve.errors import EvolveError
+from evolve.output_folder import output_folder
+from evolve.safe_text import spreadsheet_safe
 from evolve.store import Store
 
 
@@ -25,6 +27,10 @@ def run_rows(store: Store, batch_id: str) -> list[dict[str, Any]]:
     for run in store.list_runs(batch_id=batch_id):
         cands = list(store.iter_candidates(run["id"]))
         usage = store.usage(run["id"])
+        # the task model's spend (prompt tasks) is in the candidates' metrics, not in the run's LLM calls: count it
+        # as the run's own budget and the candidate rows' cumulative columns do
+        task_tokens = sum(int(c.metrics.get("task_tokens", 0)) for c in cands)
+        task_cost = sum(float(c.metrics.get("task_cost_usd", 0.0)) for c in cands)
         stamps = [c.created_at for c in cands]
         rows.append({
             "batch_id": batch_id, "run_id": run["id"], "cell": run["cell"], **_params(run["params"]),
@@ -32,7 +38,7 @@ def run_rows(store: Store, batch_id: str) -> list[dict[str, Any]]:
             "direction": run["direction"], "children": run["children"] or 0, "ok": run["n"] or 0,
             "best_score": run_best(run),
             "seed_score": next((c.score for c in cands if c.edit_kind == "seed"), None),
-            "tokens": usage.tokens, "cost_usd": usage.cost_usd,
+            "tokens": usage.tokens + task_tokens, "cost_usd": usage.cost_usd + task_cost,
             "wall_s": (max(stamps) - min(stamps)) if stamps else 0.0,
             "evolve_version": run["environment"].get("evolve"), "git_commit": run["environment"].get("git_commit"),
             "task_folder_sha256": run["environment"].get("task_folder_sha256"),
@@ -68,11 +74,11 @@ def export_batch(store: Store, batch_id: str, out: Path) -> list[Path]:
         import pandas as pd
     except ImportError:
         raise EvolveError("`evolve batch export` needs pandas and pyarrow: pip install 'evolve-lab[batch]'") from None
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out)
     written = []
     for name, rows in (("runs", run_rows(store, batch_id)), ("candidates", candidate_rows(store, batch_id))):
         frame = pd.DataFrame(rows)
-        for suffix, write in ((".csv", lambda f, p: f.to_csv(p, index=False)),
+        for suffix, write in ((".csv", lambda f, p: f.map(spreadsheet_safe).to_csv(p, index=False)),
                               (".parquet", lambda f, p: f.to_parquet(p, index=False))):
             path = out / f"{name}{suffix}"
             try:

@@ -102,7 +102,7 @@ def render_summary(summary: BatchSummary, *, max_cells: int | None = None, elaps
     return Group(*parts)
 
 
-def render_batches(batches: list[dict[str, Any]], title: str) -> Table:
+def render_batches(batches: list[dict[str, Any]], title: str | Text) -> Table:
     """The list of batches: id, name, status and their runs by status."""
     table = Table("batch", "name", "status", "runs", "by status", "created", "why it stopped", title=title)
     for b in batches:

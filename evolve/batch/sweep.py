@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from evolve.config import RunConfig, config_error_from
 from evolve.errors import ConfigError, EvolveError
 from evolve.llm import ModelConfig, default_models, parse_model_spec
+from evolve.safe_text import short_repr
 from evolve.task import Task, load_task
+
+#: The most runs one sweep may expand into: every run is a stored row and a worker process, and a grid that
+#: multiplies out to a million runs is a typo far more often than a plan (a bigger study is several sweeps).
+MAX_RUNS = 10_000
 
 #: Run settings a sweep gives through its own top-level keys, not through `settings:` or `grid:`.
 _OWN_KEYS = {"models": "the top-level `models:` list", "seed": "the top-level `seeds:` key"}
@@ -67,6 +73,13 @@ class SweepFile(BaseModel):
     @classmethod
     def _one_task(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _no_bool(cls, value: object) -> object:
+        if isinstance(value, bool):  # YAML's `true` would otherwise count as one seed
+            raise ValueError("expected a count of seeds or a list of seeds, got a boolean")  # noqa: TRY004 (pydantic reports ValueError)
+        return value
 
     @field_validator("seeds")
     @classmethod
@@ -115,6 +128,8 @@ def load_sweep(path: str | Path) -> Sweep:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(source, "", f"cannot read the sweep file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, "", f"not UTF-8 text (byte {exc.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -139,6 +154,10 @@ def parse_sweep(data: dict[str, Any], path: Path) -> Sweep:
     if not models:
         defaults = tuple(default_models(os.environ))
         models = [ModelChoice(_ensemble_label(defaults), defaults)]
+    _no_repeats(spec.tasks, "tasks", source)
+    _no_repeats([(m.label, m.configs) for m in models], "models", source)
+    for key, values in spec.grid.items():
+        _no_repeats(values, f"grid.{key}", source)
     _check_keys(spec.settings, "settings", source)
     _check_keys(spec.grid, "grid", source)
     try:
@@ -156,6 +175,11 @@ def parse_sweep(data: dict[str, Any], path: Path) -> Sweep:
                 err = config_error_from(exc, source, prefix="grid")
                 raise ConfigError(source, err.field.replace(f"grid.{key}", f"grid.{key}[{i}]", 1),
                                   err.problem) from None
+    runs = math.prod([len(spec.tasks), len(models), *(len(v) for v in spec.grid.values()),
+                      spec.seeds if isinstance(spec.seeds, int) else len(spec.seeds)])
+    if runs > MAX_RUNS:
+        raise ConfigError(source, "grid", f"the sweep expands into {runs:,} runs, more than the {MAX_RUNS:,} one "
+                                          "batch takes: split it into several sweep files")
     tasks = [_task(ref, path, f"tasks[{i}]") for i, ref in enumerate(spec.tasks)]
     seeds = list(range(spec.seeds)) if isinstance(spec.seeds, int) else spec.seeds
     plans = tuple(_expand(spec, tasks, models, seeds, source))
@@ -226,6 +250,16 @@ def _check_keys(section: dict[str, Any], name: str, source: str) -> None:
             raise ConfigError(source, f"{name}.{dotted}", f"unknown run setting; known: {known}")
 
 
+def _no_repeats(values: list[Any], key: str, source: str) -> None:
+    """A repeated entry would make two configurations with the same cell, which the report and `batch status`
+    would then count as two seeds of one."""
+    seen: list[Any] = []
+    for i, value in enumerate(values):
+        if value in seen:
+            raise ConfigError(source, f"{key}[{i}]", f"repeats {key}[{seen.index(value)}]: give each value once")
+        seen.append(value)
+
+
 def _task(ref: str, sweep_path: Path, key: str) -> tuple[str, Task]:
     """A task folder relative to the sweep file, else as `evolve run` takes it (a folder or a built-in name)."""
     beside = sweep_path.parent / ref
@@ -241,6 +275,8 @@ def _model_choice(item: Any, source: str, key: str) -> ModelChoice:
         raise ConfigError(source, key, "an empty ensemble: list at least one model spec")
     configs = tuple(_model(m, source, f"{key}[{j}]" if isinstance(item, list) else key)
                     for j, m in enumerate(members))
+    if not any(c.weight > 0 for c in configs):
+        raise ConfigError(source, key, "every weight is 0: at least one model of an ensemble needs a positive weight")
     return ModelChoice(_ensemble_label(configs), configs)
 
 
@@ -254,7 +290,7 @@ def _model(item: Any, source: str, key: str) -> ModelConfig:
             spec = fields.pop("spec", None)
             if spec is not None:
                 if not isinstance(spec, str):
-                    raise ValueError(f"spec must be a model spec string, got {spec!r}")
+                    raise ValueError(f"spec must be a model spec string, got {short_repr(spec)}")
                 base = parse_model_spec(spec).model_dump(exclude_defaults=True)
                 return ModelConfig.model_validate({**base, **fields})
             return ModelConfig.model_validate(fields)
@@ -262,7 +298,7 @@ def _model(item: Any, source: str, key: str) -> ModelConfig:
         raise config_error_from(exc, source, prefix=key) from None
     except ValueError as exc:
         raise ConfigError(source, key, str(exc)) from None
-    raise ConfigError(source, key, f"expected a model spec string or a mapping of model settings, got {item!r}")
+    raise ConfigError(source, key, f"expected a model spec string or a mapping of model settings, got {short_repr(item)}")
 
 
 def _ensemble_label(configs: tuple[ModelConfig, ...]) -> str:

@@ -12,10 +12,12 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from evolve.output_folder import output_folder
 from evolve.report import figures, stats, tables
 from evolve.report.data import OUTCOMES, RunData, Selection, load
 from evolve.report.heldout import HeldOutRow, heldout_rows
 from evolve.report.html import render_page
+from evolve.safe_text import spreadsheet_safe
 from evolve.store import Store
 
 # (file name, x axis label, the run's series for x, a note when no run spent anything on this axis, tick kind)
@@ -43,7 +45,7 @@ def write_report(store: Store, refs: list[str], out: Path, baseline: str | None 
     comparisons = tables.comparisons(sel, baseline)
     runs = tables.run_rows(sel)
     heldout = heldout_rows(store, sel)
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out)
     figure_dir = out / "figures"
     built: list[tuple[str, str, str]] = []  # (name, caption, base64 png)
     files: list[Path] = []
@@ -150,6 +152,4 @@ def _cell(value: object) -> object:
     """Empty for missing values; text that a spreadsheet would run as a formula is quoted."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
-        return "'" + value
-    return value
+    return spreadsheet_safe(value)

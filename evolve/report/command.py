@@ -7,12 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from sqlalchemy.engine import make_url
 
-from evolve.errors import EvolveError
 from evolve.runner import default_storage
-from evolve.safe_text import shown
-from evolve.store import Store, normalize_url
+from evolve.store import open_existing
 
 console = Console()
 
@@ -33,7 +30,7 @@ def report(
     comparison of configurations on each task. The page opens offline (figures and tables inside)."""
     from evolve.report.build import write_report  # matplotlib loads only for this command
 
-    store = _open_existing(storage)
+    store = open_existing(storage)
     try:
         with console.status("reading the store and drawing figures..."):
             files = write_report(store, targets, out, baseline)
@@ -42,12 +39,3 @@ def report(
     console.print(f"wrote {files.page} ({len(files.figures) // 2} figures as PNG and SVG in {out / 'figures'}, "
                   f"{len(files.tables)} CSV tables)", markup=False, highlight=False)
 
-
-def _open_existing(storage: str) -> Store:
-    """The store, refusing a SQLite path that does not exist (opening it would create an empty database)."""
-    url = make_url(normalize_url(storage))
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        if not Path(url.database).exists():
-            raise EvolveError(f"no store at {shown(url.database, 300, one_line=True)} (give --storage or set "
-                              "EVOLVE_STORAGE)")
-    return Store(str(url.render_as_string(hide_password=False)))

@@ -33,7 +33,9 @@ def percentile_interval(values: Sequence[float], level: float = 0.95) -> tuple[f
     if not data.size:
         return float("nan"), float("nan")
     tail = (1.0 - level) / 2.0 * 100.0
-    low, high = np.percentile(data, [tail, 100.0 - tail])
+    # an evaluator may score inf: interpolating between two infinities is NaN, so such data takes the nearest rank
+    method = "linear" if np.isfinite(data).all() else "nearest"
+    low, high = np.percentile(data, [tail, 100.0 - tail], method=method)
     return float(low), float(high)
 
 
@@ -75,11 +77,12 @@ def bootstrap_difference(a: Sequence[float], b: Sequence[float], *, maximize: bo
     rng = np.random.default_rng(seed)
     ma = xa[rng.integers(0, xa.size, size=(resamples, xa.size))].mean(axis=1)
     mb = xb[rng.integers(0, xb.size, size=(resamples, xb.size))].mean(axis=1)
-    diff = ma - mb
+    with np.errstate(invalid="ignore"):  # inf - inf (both sides scored inf) is NaN: a tie, counted for neither
+        diff, estimate = ma - mb, float(xa.mean() - xb.mean())
     better = diff > 0 if maximize else diff < 0
     worse = diff < 0 if maximize else diff > 0
     low, high = percentile_interval(diff, level)
-    return Difference(float(xa.mean() - xb.mean()), low, high, float(better.mean()), float(worse.mean()),
+    return Difference(estimate, low, high, float(better.mean()), float(worse.mean()),
                       int(xa.size), int(xb.size))
 
 

@@ -29,7 +29,7 @@ def ui(
                                          show_default="sqlite:///evolve.db")],
     host: Annotated[str, typer.Option(help="Address to listen on. Any address other than 127.0.0.1 / localhost "
                                       "requires the token printed at start.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0: any free port).")] = 8765,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free port).")] = 8765,
 ) -> None:
     """Serve a live, read-only dashboard of the store: runs, scores, MAP-Elites grids, lineage, candidates."""
     server = _server()

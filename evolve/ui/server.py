@@ -6,6 +6,7 @@ request must carry (see evolve.ui.security).
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 import time
@@ -79,8 +80,9 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        why = "in use" if exc.errno == 98 else exc.strerror
-        raise EvolveError(f"cannot listen on {host}:{port}: {why} (choose another with --port)") from None
+        if exc.errno == errno.EADDRINUSE:
+            raise EvolveError(f"cannot listen on {host}:{port}: in use (choose another with --port)") from None
+        raise EvolveError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (check --host)") from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock

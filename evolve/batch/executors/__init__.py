@@ -9,16 +9,21 @@ from evolve.errors import EvolveError
 EXECUTORS = ("local", "ray")
 
 
+def check_executor(name: str) -> None:
+    """Refuse an unknown executor name; `batch run` asks before it stores anything."""
+    if name not in EXECUTORS:
+        raise EvolveError(f"--executor: unknown executor {name!r}; known: {', '.join(EXECUTORS)}")
+
+
 def make_executor(name: str, max_concurrent: int, *, address: str | None = None) -> Executor:
     """The executor called `name`: `local` runs at most `max_concurrent` jobs at once; `ray` connects to the
     cluster at `address` (default `auto`) and runs as many as its CPUs hold. Both report a job whose worker died
     as `lost`, once: the batch driver alone decides whether to send it again (its `retries`)."""
-    if name == "local":
-        from evolve.batch.executors.local import LocalExecutor
-
-        return LocalExecutor(max_concurrent)
+    check_executor(name)
     if name == "ray":
         from evolve.batch.executors.ray import RayExecutor
 
         return RayExecutor(address=address or "auto", attempts=1)
-    raise EvolveError(f"--executor: unknown executor {name!r}; known: {', '.join(EXECUTORS)}")
+    from evolve.batch.executors.local import LocalExecutor
+
+    return LocalExecutor(max_concurrent)

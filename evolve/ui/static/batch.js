@@ -23,13 +23,13 @@ async function refreshBatch() {
     UI.int(r.children), UI.usd(r.cost_usd),
   ]));
   const traces = data.cells.map((c) => ({
-    x: c.x, y: c.curve, name: labels.get(c.cell) + " (" + c.seeds + " seeds)", type: "scatter", mode: "lines",
+    x: c.x, y: c.curve, name: UI.plotText(labels.get(c.cell)) + " (" + c.seeds + " seeds)", type: "scatter", mode: "lines",
     line: { shape: "hv", width: 2 },
   }));
   const lay = {
     font: UI.font, margin: { l: 60, r: 20, t: 10, b: 50 }, uirevision: "keep",
     xaxis: { title: { text: "children evaluated" }, automargin: true },
-    yaxis: { title: { text: "median best " + (data.objective || "score") + " so far" }, automargin: true },
+    yaxis: { title: { text: "median best " + UI.plotText(data.objective || "score") + " so far" }, automargin: true },
     legend: { orientation: "h", y: -0.25, x: 0 },
   };
   Plotly.react("chart-cells", traces, lay, UI.plotConfig);

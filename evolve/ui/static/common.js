@@ -9,6 +9,11 @@ const UI = {
     for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
     return node;
   },
+  // Plotly reads a subset of HTML in names and titles (<b>, <a href>, <br>...): text from the store goes to a chart
+  // with its markup characters as entities, which Plotly shows as the characters themselves.
+  plotText(text) {
+    return String(text).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  },
   link(href, text) {
     return UI.el("a", text, { href: href });
   },

@@ -59,7 +59,7 @@ function drawProgress(t) {
                   type: "scatter", hoverinfo: "name", line: { dash: l.dash, color: l.color, width: 1.5 } });
   }
   Plotly.react("chart-progress", traces,
-    layout("children evaluated", t.objective + " (" + better + ")"), UI.plotConfig);
+    layout("children evaluated", UI.plotText(t.objective) + " (" + better + ")"), UI.plotConfig);
 }
 
 function drawFailures(t) {
@@ -86,8 +86,8 @@ function drawSpend(t) {
   const traces = [];
   models.forEach((m, i) => {
     const colour = palette[i % palette.length];
-    traces.push({ x: t.x, y: t.tokens[m], name: m + " tokens", type: "scatter", mode: "lines", line: { color: colour } });
-    traces.push({ x: t.x, y: t.cost[m], name: m + " cost", type: "scatter", mode: "lines", yaxis: "y2",
+    traces.push({ x: t.x, y: t.tokens[m], name: UI.plotText(m) + " tokens", type: "scatter", mode: "lines", line: { color: colour } });
+    traces.push({ x: t.x, y: t.cost[m], name: UI.plotText(m) + " cost", type: "scatter", mode: "lines", yaxis: "y2",
                   line: { color: colour, dash: "dot" } });
   });
   const lay = layout("children evaluated", "tokens (cumulative)", {
@@ -127,7 +127,7 @@ async function drawGrid() {
       hovertemplate: xAxis.name + " ≈ %{x:.3~g}<br>" + (yAxis ? yAxis.name + " ≈ %{y:.3~g}<br>" : "") +
         "elite score %{z:.6~g}<extra>click to open</extra>",
     };
-    const lay = layout(xAxis.title, yAxis ? yAxis.title : "", { margin: { l: 70, r: 10, t: 10, b: 50 } });
+    const lay = layout(UI.plotText(xAxis.title), yAxis ? UI.plotText(yAxis.title) : "", { margin: { l: 70, r: 10, t: 10, b: 50 } });
     lay.showlegend = false;
     lay.xaxis.range = [xAxis.low, xAxis.high];
     lay.xaxis.tickformat = "~s";
@@ -161,7 +161,7 @@ async function drawLineage() {
   const ok = data.nodes.filter((n) => n.status === "ok" && n.score !== null);
   const bad = data.nodes.filter((n) => !(n.status === "ok" && n.score !== null));
   const hover = (n) => n.id + "<br>" + n.status + " · score " + UI.score(n.score) + "<br>generation " + n.generation +
-    " · child #" + n.seq + (n.model ? "<br>" + n.model : "");
+    " · child #" + n.seq + (n.model ? "<br>" + UI.plotText(n.model) : "");
   const traces = [
     { x: ex, y: ey, mode: "lines", type: "scatter", hoverinfo: "skip", line: { color: "#bbb", width: 1 }, name: "parent → child" },
     { x: ok.map((n) => n.x), y: ok.map((n) => n.y), customdata: ok.map((n) => n.id), text: ok.map(hover),
