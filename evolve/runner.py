@@ -33,16 +33,11 @@ from evolve.program_variation import ProgramVariation
 from evolve.prompt_variation import PromptVariation
 from evolve.repo_task import RepoTask, repo_task_from_record
 from evolve.repo_variation import RepoVariation
+from evolve.storage_default import DEFAULT_STORAGE, default_storage  # noqa: F401 (part of this module's API)
 from evolve.store import Store
 from evolve.task import Task, load_task
 from evolve.variation import Variation
 from sandbox import Sandbox, get_sandbox
-
-DEFAULT_STORAGE = "sqlite:///evolve.db"
-
-
-def default_storage() -> str:
-    return os.environ.get("EVOLVE_STORAGE", DEFAULT_STORAGE)
 
 
 @dataclass

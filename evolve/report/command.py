@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
-from sqlalchemy.engine import make_url
 
 from evolve.errors import EvolveError
-from evolve.runner import default_storage
 from evolve.safe_text import shown
-from evolve.store import Store, normalize_url
+from evolve.storage_default import default_storage
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) loads when the command runs, not for `evolve --help`
+    from evolve.store import Store
 
 console = Console()
 
@@ -45,6 +46,10 @@ def report(
 
 def _open_existing(storage: str) -> Store:
     """The store, refusing a SQLite path that does not exist (opening it would create an empty database)."""
+    from sqlalchemy.engine import make_url
+
+    from evolve.store import Store, normalize_url
+
     url = make_url(normalize_url(storage))
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         if not Path(url.database).exists():
