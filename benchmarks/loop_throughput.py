@@ -5,7 +5,7 @@
    concurrency (the most any sandboxed loop could do here), as a ratio.
 2. The archive: time per insert+sample with 100k candidates stored (target below 100 microseconds).
 
-Run: python benchmarks/loop_throughput.py [--iterations 100] [--concurrency 2]
+Run: python benchmarks/loop_throughput.py [--iterations 100] [--concurrency 2] [--loop-only none]
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def sandbox_limit_rate(n: int, concurrency: int, backend: str) -> float:
     return n / (time.perf_counter() - start)
 
 
-def loop_rate(iterations: int, concurrency: int) -> float:
+def loop_rate(iterations: int, concurrency: int, sandbox: str = "auto") -> float:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "trivial"
         root.mkdir()
@@ -63,7 +63,7 @@ def loop_rate(iterations: int, concurrency: int) -> float:
         provider = ScriptedProvider(lambda messages, i: f"```python\ndef value():\n    return {i + 1}\n```")
         prepared = new_run(root, f"sqlite:///{tmp}/bench.db",
                            {"iterations": iterations, "llm_concurrency": concurrency,
-                            "eval_concurrency": concurrency, "islands": 2},
+                            "eval_concurrency": concurrency, "islands": 2, "sandbox": sandbox},
                            ensemble=LLMEnsemble([(provider, 1.0)]))
         asyncio.run(prepared.controller.run())
         stats = prepared.controller.stats
@@ -95,7 +95,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iterations", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--loop-only", metavar="SANDBOX",
+                        help="only the whole loop's rate on this backend (e.g. none), median of 3")
     args = parser.parse_args()
+    if args.loop_only:
+        rates = [loop_rate(args.iterations, args.concurrency, args.loop_only) for _ in range(3)]
+        print(f"whole loop on {args.loop_only} at concurrency {args.concurrency} ({args.iterations} children): "
+              f"{statistics.median(rates):.1f} candidates/s (runs {', '.join(f'{r:.1f}' for r in rates)})")
+        return
     auto = get_sandbox("auto")
     print(f"sandbox used by the loop: {auto.name} ({auto.describe()['mode']})")
     cold = sandbox_limit_rate(args.iterations, args.concurrency, "process")

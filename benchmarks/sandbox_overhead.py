@@ -1,9 +1,10 @@
 """What isolation costs: a bare `python -c pass` against the same run on each sandbox backend and path.
 
-Usage: python benchmarks/sandbox_overhead.py [-n 50] [--docker-n 10]
+Usage: python benchmarks/sandbox_overhead.py [-n 50] [--docker-n 10] [--backend none ...]
 
 For every backend that starts here (process = a cold, fresh interpreter per run; warm = a job forked from a
-zygote inside the same isolation; docker = a container per run), prints
+zygote inside the same isolation; docker = a container per run; with --backend none, the unsafe backend: a
+job forked from a zygote with no isolation), prints
 - the median wall time of `python -c pass` (and of `python -c "import numpy"`), interleaved with bare runs, as
   a ratio to the bare run;
 - runs per second at concurrency 1 and 2;
@@ -147,12 +148,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", type=int, default=50, help="runs per measurement (default 50)")
     parser.add_argument("--docker-n", type=int, default=10, help="runs per docker measurement (0 skips docker)")
+    parser.add_argument("--backend", action="append", choices=("process", "warm", "none"),
+                        help="measure only these backends besides docker (repeatable; default: process and warm)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="evolve-bench-") as tmp:
         root = Path(tmp)
-        for backend in ("process", "warm"):
+        for backend in args.backend or ("process", "warm"):
             report(backend, root, args.n)
-            cgroup_cost(backend, root, args.n)
+            if backend != "none":
+                cgroup_cost(backend, root, args.n)
         if args.docker_n:
             report("docker", root, args.docker_n)
 

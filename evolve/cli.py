@@ -3,30 +3,31 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from evolve import tracking
-from evolve.controller import SeedError
 from evolve.errors import EvolveError
-from evolve.model_selection import model_stats
-from evolve.progress import RunProgress, summarize
 from evolve.report.command import report as report_command
-from evolve.runner import PreparedRun, default_storage, new_run, resume_run, settings_from_cli
 from evolve.safe_logging import install as install_safe_logging
 from evolve.safe_text import shown
-from evolve.split_view import flagged, fmt_score, split_rows, verified_best
-from evolve.store import SplitScore, Store
-from evolve.ui.command import start_beside_run, ui as ui_command
+from evolve.storage_default import default_storage
+from evolve.tracking import TrackerKind
+from evolve.ui.command import ui as ui_command
+
+if TYPE_CHECKING:
+    from evolve.runner import PreparedRun
+    from evolve.store import SplitScore, Store
+
+# The engine (controller, store, models, sandbox, numpy, SQLAlchemy) is imported by the commands that use it, not
+# here: `evolve --help` and every command's help load only typer and the option declarations.
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="rich",
                   help="Evolve programs, prompts and kernels with LLMs, a MAP-Elites archive and a sandbox.")
@@ -57,7 +58,7 @@ IterOpt = Annotated[Optional[int], typer.Option("--iterations", "-n", help="Chil
 TaskModelOpt = Annotated[Optional[str], typer.Option(
     "--task-model", help="Prompt tasks: the model that answers with each prompt (same forms as --model, no "
     "weight); --model is the optimizer that writes prompts. Default: the first --model.")]
-TrackOpt = Annotated[Optional[tracking.TrackerKind], typer.Option(
+TrackOpt = Annotated[Optional[TrackerKind], typer.Option(
     "--track", help="Also log the run's settings and its score, token "
     "and cost series to an experiment tracker (needs the mlflow or wandb extra; configured by its usual "
     "environment variables, e.g. MLFLOW_TRACKING_URI, WANDB_MODE=offline).")]
@@ -82,6 +83,12 @@ def _run_flags(**flags: Any) -> dict[str, Any]:
 
 
 def _drive(prepared: PreparedRun, quiet: bool, track: str | None = None) -> None:
+    import asyncio
+
+    from evolve import tracking
+    from evolve.controller import SeedError
+    from evolve.progress import RunProgress, summarize
+
     ctl = prepared.controller
     feed = tracking.follow(track, prepared.store, prepared.run_id)
     task_model = prepared.config.task_model
@@ -127,6 +134,8 @@ def _drive(prepared: PreparedRun, quiet: bool, track: str | None = None) -> None
 def _print_model_stats(store: Store, row: dict[str, Any]) -> None:
     """Each model's pulls (children written), how many beat their parent, mean gain and spend: what a model
     bandit learns from, recomputed from the stored candidates."""
+    from evolve.model_selection import model_stats
+
     arms = model_stats(store.iter_candidates(row["id"]), row["direction"] == "maximize")
     if not arms:
         return
@@ -141,6 +150,8 @@ def _print_model_stats(store: Store, row: dict[str, Any]) -> None:
 def _print_split_scores(scores: list[SplitScore], objective: str, kind: str) -> None:
     """Seed vs best on the dev split (seen by evolution) and the held-out test split (scored once, at the end),
     the gap between them, and the re-verification of the best (median ± half its range over fresh runs)."""
+    from evolve.split_view import flagged, fmt_score, split_rows, verified_best
+
     if not scores:
         return
     rows, digits = split_rows(scores), ".3f" if kind == "prompt" else ".6g"  # prompts: accuracies
@@ -210,6 +221,9 @@ def run(
 ) -> None:
     """Start a new evolution run on TASK (or on functions of a git checkout: --repo) and store everything in
     the database."""
+    from evolve.runner import new_run, settings_from_cli
+    from evolve.ui.command import start_beside_run
+
     overrides = settings_from_cli(model, task_model, **_run_flags(
         iterations=iterations, seed=seed, max_wall_s=max_wall_s, max_tokens=max_tokens, max_cost_usd=max_cost_usd,
         target_score=target_score, llm_concurrency=llm_concurrency, eval_concurrency=eval_concurrency,
@@ -255,6 +269,8 @@ def resume(
     track: TrackOpt = None,
 ) -> None:
     """Continue a stopped, finished or killed run from the store; nothing stored is redone."""
+    from evolve.runner import resume_run, settings_from_cli
+
     overrides = settings_from_cli(model, **_run_flags(iterations=iterations, max_wall_s=max_wall_s))
     from evolve.batch.driver import refuse_if_batch_drives
 
@@ -269,6 +285,8 @@ def status(
     storage: StorageOpt = ...,  # type: ignore[assignment]
 ) -> None:
     """List the runs in the store, or show one run's figures."""
+    from evolve.store import Store
+
     store = Store(storage)
     if run_id is None:
         table = Table("run", "task", "status", "children", "ok", "best", "updated", "batch", title=store.shown_url)
@@ -309,6 +327,9 @@ def best(
 ) -> None:
     """Print (or export) the best candidate of a run: the one whose score held on re-verification, if the run
     re-verified its best, with its held-out test score where the task has one."""
+    from evolve.split_view import verified_best
+    from evolve.store import Store
+
     store = Store(storage)
     row = _get_run(store, run_id)
     scores = store.split_scores(row["id"])
@@ -347,6 +368,8 @@ def best(
 
 def _best_notes(scores: list[SplitScore], cand_id: str) -> list[tuple[str, str]]:
     """The held-out score and the re-verification of the candidate `evolve best` shows, where it has them."""
+    from evolve.split_view import flagged, fmt_score, split_rows
+
     mine = [r for r in split_rows(scores) if r.candidate_id == cand_id and r.role == "best"]
     notes = [("FLAGGED:", "its score did not hold on re-verification")] if cand_id in flagged(scores) else []
     if mine:

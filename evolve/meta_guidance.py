@@ -14,7 +14,6 @@ import difflib
 from collections.abc import Callable
 
 from evolve.candidate import Candidate
-from evolve.novelty import comparable_text
 from evolve.prompting import Messages, render_meta_request
 from evolve.task import Task
 
@@ -54,6 +53,8 @@ class MetaGuidance:
 
 
 def _diff(parent: Candidate | None, child: Candidate) -> str:
+    from evolve.novelty import comparable_text  # with numpy: only runs with meta-guidance on pay for it
+
     old = comparable_text(parent.source if parent else "", child.kind).splitlines()
     new = comparable_text(child.source, child.kind).splitlines()
     lines = list(difflib.unified_diff(old, new, "parent", "child", n=1, lineterm=""))[2:]

@@ -27,6 +27,7 @@ from evolve.errors import EvolveError
 from evolve.evaluation import Evaluator, ProgramEvaluation
 from evolve.features import resolve_dims
 from evolve.llm import LLMEnsemble, build_ensemble, build_provider, default_models, parse_model_spec, preflight
+from evolve.llm.tokens import load_in_background
 from evolve.llm.types import LLMProvider
 from evolve.peers.llm_feedback import LLMFeedbackEvaluation
 from evolve.program_variation import ProgramVariation
@@ -34,16 +35,11 @@ from evolve.reverify import ranked
 from evolve.prompt_variation import PromptVariation
 from evolve.repo_task import RepoTask, repo_task_from_record
 from evolve.repo_variation import RepoVariation
+from evolve.storage_default import DEFAULT_STORAGE, default_storage  # noqa: F401 (part of this module's API)
 from evolve.store import Store
 from evolve.task import Task, load_task
 from evolve.variation import Variation
 from sandbox import Sandbox, get_sandbox
-
-DEFAULT_STORAGE = "sqlite:///evolve.db"
-
-
-def default_storage() -> str:
-    return os.environ.get("EVOLVE_STORAGE", DEFAULT_STORAGE)
 
 
 @dataclass
@@ -83,6 +79,7 @@ def new_run(task_ref: str | Path | RepoTask, storage: str, overrides: dict[str, 
     if task.spec.kind == "prompt" and config.task_model is None and task_model is None:
         config.task_model = (config.models or default_models(os.environ))[0]
     _check_models(config, overrides, task, ensemble, task_model)
+    _load_token_encoding(config, ensemble)
     store = Store(storage)
     sandbox = get_sandbox(config.sandbox)
     run_id = store.create_run(**run_record(task, config, sandbox.describe()))
@@ -108,6 +105,7 @@ def resume_run(run_ref: str, storage: str, overrides: dict[str, Any], on_update=
     task = repo_task_from_record(repo) if repo else load_task(row["task_path"])
     config = parse_run_config({**row["config"], **overrides}, source=f"run {row['id']} in {store.shown_url}")
     _check_models(config, overrides, task, ensemble, task_model)
+    _load_token_encoding(config, ensemble)
     store.update_run_config(row["id"], config.model_dump(mode="json"))
     store.set_run_status(row["id"], "running")
     sandbox = get_sandbox(config.sandbox)
@@ -139,6 +137,13 @@ def _controller(store: Store, run_id: str, task: Task, config: RunConfig, sandbo
     return Controller(store=store, run_id=run_id, task=task, config=config,
                       ensemble=ensemble, variation=variation, evaluator=evaluator,
                       dims=dims, on_update=on_update or (lambda stats: None))
+
+
+def _load_token_encoding(config: RunConfig, ensemble: LLMEnsemble | None) -> None:
+    """Models other than the embedded one count tokens with tiktoken's encoding, which takes 0.2-0.5 s to load:
+    loaded on a thread from here, it is ready by the first model call instead of holding it up."""
+    if ensemble is not None or any(m.provider != "local" for m in [*config.models, config.task_model] if m):
+        load_in_background()
 
 
 def _check_models(config: RunConfig, overrides: dict[str, Any], task: Task, ensemble: LLMEnsemble | None,

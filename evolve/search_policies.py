@@ -6,16 +6,18 @@ them; each lives in its own module.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from evolve.config import RunConfig
 from evolve.llm import LLMEnsemble
-from evolve.llm.embeddings import build_embedder
 from evolve.meta_guidance import MetaGuidance
 from evolve.model_selection import ModelSelector
-from evolve.novelty import NoveltyFilter
 from evolve.selection import ParentSelection, make_parent_selection
 from evolve.store import Store
 from evolve.task import Task
+
+if TYPE_CHECKING:
+    from evolve.novelty import NoveltyFilter
 
 
 @dataclass
@@ -38,7 +40,10 @@ def build_search_policies(config: RunConfig, ensemble: LLMEnsemble, task: Task, 
                                                exploration=config.bandit_exploration, epsilon=config.bandit_epsilon,
                                                cost_weight=config.bandit_cost_weight, maximize=maximize)
     novelty = None
-    if config.novelty:
+    if config.novelty:  # numpy and an embedder load only for a run that asks for novelty
+        from evolve.llm.embeddings import build_embedder
+        from evolve.novelty import NoveltyFilter
+
         novelty = NoveltyFilter(build_embedder(config.novelty_embedder), config.novelty_threshold,
                                 judge=config.novelty_judge)
     guidance = None

@@ -13,13 +13,13 @@ import json
 import os
 from enum import Enum
 from collections.abc import Callable
-from typing import Any, Protocol
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING, Any, Protocol
 
 from evolve.errors import EvolveError
 from evolve.safe_text import shown
-from evolve.store import Store, candidates
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is loaded when a run is followed, not by `evolve --help`
+    from evolve.store import Store
 
 
 
@@ -128,6 +128,10 @@ class RunFeed:
         self._read(log=True)
 
     def _read(self, log: bool) -> None:
+        from sqlalchemy import select
+
+        from evolve.store import candidates
+
         q = (select(candidates.c.seq, candidates.c.edit_kind, candidates.c.status, candidates.c.score,
                     candidates.c.metrics, candidates.c.prompt_tokens, candidates.c.completion_tokens,
                     candidates.c.cost_usd)

@@ -30,7 +30,7 @@ from . import cgroups, identity, mounts, probe, rlimits, syscall_filter
 from .api import Limits, Outcome, resolve_paths
 from .capture import BoundedSink, pump
 from .env import minimal_env
-from .process import Isolation, _Chain
+from .process import UNSAFE, Isolation, _Chain
 from .runner import DRAIN_GRACE_S, Exit, Sinks, execute
 
 ZYGOTE = Path(__file__).resolve().with_name("zygote.py")
@@ -61,7 +61,7 @@ class WarmUnavailable(RuntimeError):
 class _Zygote:
     """One running zygote and the folder its jobs' work folders are copied into."""
 
-    def __init__(self, readonly: list[Path], hidden: list[Path]) -> None:
+    def __init__(self, readonly: list[Path], hidden: list[Path], isolation: Isolation) -> None:
         # a job's fresh /tmp and /dev/shm would hide what the zygote's view exposes under them (the caller's
         # read-only paths, this code, the interpreter: a venv in /tmp): the job binds those again
         exposed = [*readonly, *OWN_CODE, *mounts.python_paths()]
@@ -70,7 +70,7 @@ class _Zygote:
         self.jobs_root.chmod(0o711)
         self._engine_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._send_lock = threading.Lock()
-        chain = _Chain(_ROOT_NAMESPACES, self.jobs_root, exposed, None, _ZYGOTE_LIMITS,
+        chain = _Chain(isolation, self.jobs_root, exposed, None, _ZYGOTE_LIMITS,
                        hide_untraversable=True, hidden=hidden, copy_workdir=False)
         argv = [sys.executable, "-I", str(ZYGOTE), str(zygote_end.fileno())]
 
@@ -124,7 +124,16 @@ class WarmSandbox:
     name = "warm"
     relays_fds = False
 
-    def __init__(self) -> None:
+    def __init__(self, *, isolated: bool = True) -> None:
+        """`isolated=False` is the unsafe backend's engine (sandbox/unsafe.py): the same zygote and jobs with no
+        namespaces, no uid change and no copy of the work folder, for any user."""
+        self.isolated = isolated
+        self._lock = threading.Lock()
+        self._zygotes: dict[tuple[tuple[Path, ...], tuple[Path, ...]], _Zygote] = {}
+        self._observed: dict[str, object] | None = None
+        atexit.register(self.close)  # each zygote's jobs folder would otherwise stay in /tmp
+        if not isolated:
+            return
         if os.geteuid() != 0:
             raise WarmUnavailable("the warm sandbox needs root (a uid per job); use the process backend")
         from .registry import get_sandbox
@@ -133,10 +142,6 @@ class WarmSandbox:
         if mode != _ROOT_NAMESPACES:
             raise WarmUnavailable(f"the warm sandbox needs namespaces and a uid drop; this machine allows "
                                   f"only: {mode.label}")
-        self._lock = threading.Lock()
-        self._zygotes: dict[tuple[tuple[Path, ...], tuple[Path, ...]], _Zygote] = {}
-        self._observed: dict[str, object] | None = None
-        atexit.register(self.close)  # each zygote's jobs folder would otherwise stay in /tmp
 
     def run(
         self,
@@ -160,6 +165,11 @@ class WarmSandbox:
 
     def _run_on(self, zygote: _Zygote, job: dict, limits: Limits, env: Mapping[str, str] | None,
                 pass_fds: Sequence[int]) -> Outcome:
+        if not self.isolated:  # in the caller's folder, as the engine's user
+            with cgroups.job(limits) as cgroup:
+                outcome = self._run(zygote, {**job, "isolate": False, "jobdir": job["workdir"], "uid": None},
+                                    limits, env, pass_fds, cgroup)
+                return outcome if cgroup is None else cgroups.account(outcome, cgroup.usage())
         with identity.uid_slot() as uid, cgroups.job(limits) as cgroup:
             folder = zygote.job_dir()
             try:
@@ -216,7 +226,7 @@ class WarmSandbox:
             if zygote is None or zygote is dead or not zygote.alive():
                 if zygote is not None:
                     zygote.close()
-                zygote = _Zygote(readonly, hidden)
+                zygote = _Zygote(readonly, hidden, _ROOT_NAMESPACES if self.isolated else UNSAFE)
             self._zygotes[key] = zygote
             while len(self._zygotes) > _MAX_ZYGOTES:  # a run needs two (candidate and evaluator views)
                 self._zygotes.pop(next(iter(self._zygotes))).close()

@@ -20,6 +20,8 @@ A job arrives as one SEQPACKET message: JSON plus the fds [stdout, stderr, resul
 alarm (if any), *pass_fds]; C joins the job's cgroup first thing, and the zygote kills the job when the alarm
 (the cgroup's OOM eventfd) turns readable. The zygote writes one JSON report (wait status, cpu, peak memory,
 timed out) to the report fd when the job ends.
+The unsafe backend (`none`) uses the same server started with no isolation at all: its jobs (`"isolate":
+false`) are plain forks that keep the zygote's uid and view and lead a process group, killed as a group.
 C runs a Python argv in-process (`python [-flags] script args` or `-c code`) because this interpreter is
 already warm; the script is compiled once by the zygote and the code object reused by every later job (the
 harness and the candidate channel otherwise cost a compile each); anything else is exec'd.
@@ -60,10 +62,22 @@ class _Job:
     """A running job as the zygote sees it: C's pid and pidfd, its deadline, its cgroup's alarm (or None) and
     where its report goes."""
 
-    def __init__(self, pid: int, report_fd: int, deadline: float, alarm_fd: int | None) -> None:
+    def __init__(self, pid: int, report_fd: int, deadline: float, alarm_fd: int | None, isolated: bool) -> None:
         self.pid, self.report_fd, self.deadline, self.alarm_fd = pid, report_fd, deadline, alarm_fd
         self.pidfd = os.pidfd_open(pid)
+        self.isolated = isolated
         self.timed_out = False
+
+    def kill(self) -> None:
+        """The whole job: C is pid 1 of its namespace when isolated; otherwise (the unsafe backend) C leads a
+        process group, as a cold run on that backend does, and the group is killed."""
+        if not self.isolated:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+                return
+            except (ProcessLookupError, PermissionError):
+                pass  # C has not called setsid() yet: it is alone
+        signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
 
 
 def serve(control: socket.socket) -> None:
@@ -78,12 +92,12 @@ def serve(control: socket.socket) -> None:
         for job in jobs.values():
             if not job.timed_out and job.deadline <= now:
                 job.timed_out = True
-                signal.pidfd_send_signal(job.pidfd, signal.SIGKILL)  # pid 1 of the job's namespace: all of it dies
+                job.kill()
         waiting = [job.deadline - now for job in jobs.values() if not job.timed_out]
         for key, _ in selector.select(max(0.0, min(waiting)) if waiting else None):
             if key.fd in alarms:  # its cgroup's memory limit was hit: the whole job ends
                 selector.unregister(key.fd)
-                signal.pidfd_send_signal(alarms.pop(key.fd).pidfd, signal.SIGKILL)
+                alarms.pop(key.fd).kill()
                 continue
             if key.fd in jobs:
                 job = jobs.pop(key.fd)
@@ -109,7 +123,8 @@ def serve(control: socket.socket) -> None:
 
 
 def _start(spec: dict, fds: list[int], own_pid_ns: int) -> _Job | None:
-    """Fork C as the init of a fresh PID namespace; the zygote keeps only the report fd and the alarm."""
+    """Fork C as the init of a fresh PID namespace (or, unisolated, as a plain child); the zygote keeps only
+    the report fd and the alarm."""
     report_fd = fds[3]
     alarm_fd = fds[4 + int(spec["cgroup_fds"])] if spec["alarm"] else None
     job = None
@@ -117,13 +132,15 @@ def _start(spec: dict, fds: list[int], own_pid_ns: int) -> _Job | None:
         _compile_script(spec["argv"])
         _preload_modules(spec.get("preload", []))
         syscall_filter.build(frozenset(spec["syscalls"]))  # built here once per set, so C only installs it
-        L.setns(own_pid_ns, L.CLONE_NEWPID)  # the last job's namespace is no longer the one children get
-        L.unshare(L.CLONE_NEWPID)
+        isolated = spec.get("isolate", True)
+        if isolated:
+            L.setns(own_pid_ns, L.CLONE_NEWPID)  # the last job's namespace is no longer the one children get
+            L.unshare(L.CLONE_NEWPID)
         pid = os.fork()
         if pid == 0:
             _candidate(spec, fds)
         try:
-            job = _Job(pid, report_fd, time.monotonic() + float(spec["wall_s"]), alarm_fd)
+            job = _Job(pid, report_fd, time.monotonic() + float(spec["wall_s"]), alarm_fd, isolated)
         except BaseException:  # e.g. out of fds for its pidfd: a job nobody watches must not run
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
@@ -138,7 +155,10 @@ def _start(spec: dict, fds: list[int], own_pid_ns: int) -> _Job | None:
 
 
 def _finish(job: _Job, selector: selectors.BaseSelector) -> None:
-    """C has ended: reap it and report."""
+    """C has ended: reap it and report. Unisolated, what it left running in its process group ends first (its
+    pid, not yet reaped, still names the group)."""
+    if not job.isolated:
+        job.kill()
     selector.unregister(job.pidfd)
     os.close(job.pidfd)
     if job.alarm_fd is not None:
@@ -192,7 +212,9 @@ def _candidate(job: dict, fds: list[int]) -> None:
         L.prctl(L.PR_SET_PDEATHSIG, signal.SIGKILL)
         L.prctl(L.PR_SET_DUMPABLE, 0)
         os.setsid()
-        _mount_job_view(job)
+        isolated = job.get("isolate", True)
+        if isolated:
+            _mount_job_view(job)
         targets = [int(t) for t in job["targets"]]  # result fd number, then one per passed fd
         # park every fd above both the received numbers and the targets, so no dup2 clobbers a pending one
         base = max([2, *targets, *fds]) + 1
@@ -213,8 +235,8 @@ def _candidate(job: dict, fds: list[int]) -> None:
         os.chdir(job["workdir"])
         os.environ.clear()
         os.environ.update(job["env"])
-        confine.enter([tuple(r) for r in job["rlimits"]], int(job["uid"]), int(job["tmp_mb"]), [],
-                      syscall_filter.build(frozenset(job["syscalls"])))
+        confine.enter([tuple(r) for r in job["rlimits"]], int(job["uid"]) if isolated else None,
+                      int(job["tmp_mb"]) if isolated else None, [], syscall_filter.build(frozenset(job["syscalls"])))
         code = _run(job["argv"])
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1

@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from evolve.batch.driver import (
-    BatchDriver,
-    BatchSettings,
-    create_batch,
-    default_max_concurrent,
-    driver_gone,
-    find_batch,
-)
 from evolve.batch.executors import EXECUTORS, check_executor
-from evolve.batch.summary import BatchSummary, render_batches, render_summary, summarize_batch
-from evolve.batch.sweep import Sweep, load_sweep
 from evolve.cli import StorageOpt, _friendly, console
-from evolve.config import config_error_from
 from evolve.safe_text import shown
-from evolve.store import Store, open_existing
+
+if TYPE_CHECKING:  # the driver, the sweep and the store (SQLAlchemy) load when a command runs, not for --help
+    from evolve.batch.driver import BatchSettings
+    from evolve.batch.sweep import Sweep
+    from evolve.store import Store
 
 batch_app = typer.Typer(
     no_args_is_help=True, rich_markup_mode="rich",
@@ -64,6 +55,10 @@ def run_batch(
     quiet: QuietOpt = False,
 ) -> None:
     """Expand SWEEP.yaml into runs, store them all, and run them side by side (Ctrl-C stops cleanly)."""
+    from evolve.batch.driver import BatchSettings, create_batch, default_max_concurrent
+    from evolve.batch.sweep import load_sweep
+    from evolve.store import Store
+
     sweep = load_sweep(sweep_file)
     settings = BatchSettings(executor=executor or "local", address=address, max_concurrent=max_concurrent or
                              default_max_concurrent(sweep), retries=retries, budget=sweep.budget)
@@ -98,6 +93,12 @@ def resume_batch(
 ) -> None:
     """Finish a stopped, interrupted or killed batch: unfinished runs continue where the store has them,
     finished runs are not run again. A batch stopped by its budget needs a larger one (--max-tokens, ...)."""
+    from pydantic import ValidationError
+
+    from evolve.batch.driver import BatchSettings, find_batch
+    from evolve.config import config_error_from
+    from evolve.store import open_existing
+
     store = open_existing(storage)
     row = find_batch(store, batch)
     stored = {k: v for k, v in (row["settings"] or {}).items() if k != "driver"}
@@ -123,6 +124,10 @@ def status_batch(
 ) -> None:
     """List the batches in the store, or one batch: runs by status, tokens and cost so far, and per
     configuration the median of its seeds' best scores and the best."""
+    from evolve.batch.driver import driver_gone, find_batch
+    from evolve.batch.summary import render_batches, render_summary, summarize_batch
+    from evolve.store import open_existing
+
     store = open_existing(storage)
     if batch is None:
         console.print(render_batches(store.list_batches(), title=Text(_public(store))))
@@ -143,7 +148,9 @@ def export_batch_cmd(
 ) -> None:
     """Write tidy tables (CSV and Parquet): one row per run with its sweep values and outcome, and one row per
     stored candidate with its run's values, seq, status, score, best so far and cumulative tokens and cost."""
+    from evolve.batch.driver import find_batch
     from evolve.batch.export import export_batch
+    from evolve.store import open_existing
 
     store = open_existing(storage)
     row = find_batch(store, batch)
@@ -152,6 +159,11 @@ def export_batch_cmd(
 
 
 def _drive(store: Store, batch_id: str, settings: BatchSettings, quiet: bool) -> None:
+    from rich.live import Live
+
+    from evolve.batch.driver import BatchDriver
+    from evolve.batch.summary import BatchSummary, render_summary, summarize_batch
+
     if quiet:
         final = BatchDriver(store, batch_id, settings).run()
     else:

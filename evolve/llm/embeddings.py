@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
+if TYPE_CHECKING:  # loaded by the first embedding: a run without novelty (and `evolve --help`) does without it
+    import numpy as np
 
 _CHUNK_CHARS = 600  # about 200 word pieces of code: inside MiniLM's 256-piece window
 
@@ -39,7 +40,10 @@ class Embedder(Protocol):
         ...
 
 
-def _normalise(rows: np.ndarray) -> np.ndarray:
+def _normalise(rows: Any) -> np.ndarray:
+    """Unit-length float32 rows, from an array or a list of vectors."""
+    import numpy as np
+
     rows = np.asarray(rows, dtype=np.float32)
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     return rows / np.where(norms > 0, norms, 1.0)
@@ -96,7 +100,7 @@ class MiniLMEmbedder:
         for p in pieces:
             rows.append(vectors[start:start + len(p)].mean(axis=0))
             start += len(p)
-        return _normalise(np.stack(rows))
+        return _normalise(rows)
 
     async def embed(self, texts: list[str]) -> np.ndarray:
         return await asyncio.to_thread(self._embed_now, texts)
@@ -128,7 +132,7 @@ class GGUFEmbedder:
 
     def _embed_now(self, texts: list[str]) -> np.ndarray:
         llm = self._load()
-        return _normalise(np.array([llm.embed(t, truncate=True) for t in texts]))
+        return _normalise([llm.embed(t, truncate=True) for t in texts])
 
     async def embed(self, texts: list[str]) -> np.ndarray:
         return await asyncio.to_thread(self._embed_now, texts)
@@ -160,7 +164,7 @@ class EndpointEmbedder:
         rows = [item.embedding for item in sorted(reply.data, key=lambda d: d.index)]
         if len(rows) != len(texts):
             raise EmbeddingUnavailable(f"{self.name}: {len(rows)} embeddings for {len(texts)} texts")
-        return _normalise(np.array(rows))
+        return _normalise(rows)
 
     async def aclose(self) -> None:
         if self._client is not None:

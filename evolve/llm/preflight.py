@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-
-import httpx
+from typing import TYPE_CHECKING
 
 from evolve.errors import EvolveError
 
 from ._client import resolve_api_key
 from .spec import ModelConfig
 from .types import LLMError
+
+if TYPE_CHECKING:  # loaded by the first probe of a server: a run on the embedded or a scripted model does without
+    import httpx
 
 PROBE_TIMEOUT_S = 5.0
 _VENDOR_BASE = {"openai": "https://api.openai.com/v1", "anthropic": "https://api.anthropic.com/v1"}
@@ -70,6 +72,8 @@ def _probe(cfg: ModelConfig, key: str) -> None:
     headers = ({"x-api-key": key, "anthropic-version": "2023-06-01"} if cfg.provider == "anthropic" and
                not cfg.base_url else {"Authorization": f"Bearer {key}"})
     url = f"{base}/models" if cfg.base_url else f"{base}/models/{cfg.name}"
+    import httpx
+
     try:
         response = httpx.get(url, headers=headers, timeout=PROBE_TIMEOUT_S)
     except httpx.TimeoutException:

@@ -8,8 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from evolve.runner import default_storage
-from evolve.store import open_existing
+from evolve.storage_default import default_storage
 
 console = Console()
 
@@ -29,6 +28,7 @@ def report(
     final scores against the seed program and the best-known value, outcome rates, spend per run, and a bootstrap
     comparison of configurations on each task. The page opens offline (figures and tables inside)."""
     from evolve.report.build import write_report  # matplotlib loads only for this command
+    from evolve.store import open_existing
 
     store = open_existing(storage)
     try:

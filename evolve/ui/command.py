@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from evolve.errors import EvolveError
-from evolve.runner import default_storage
+from evolve.storage_default import default_storage
 
 _MISSING = "the dashboard needs the `ui` extra: pip install 'evolve-lab[ui]'"
 

@@ -3,8 +3,12 @@ implements evolve.batch.job.Executor. A SLURM-style scheduler would be one more 
 
 from __future__ import annotations
 
-from evolve.batch.job import Executor
+from typing import TYPE_CHECKING
+
 from evolve.errors import EvolveError
+
+if TYPE_CHECKING:  # EXECUTORS names the choices in `evolve batch --help`, which must not load asyncio
+    from evolve.batch.job import Executor
 
 EXECUTORS = ("local", "ray")
 
