@@ -183,9 +183,11 @@ class EditMenu:
         return lines, values
 
     def max_reply_tokens(self) -> int:
-        """A reply cap that fits max_edits of the longest offered line (a token is at least one character)."""
+        """A reply cap that fits max_edits of the longest offered line: a token is at least one character, and a
+        line of numbers is about one token per character (a cap of half its length cut such replies mid-number,
+        and the cut reply was refused); the grammar ends a reply as soon as its lines are complete."""
         longest = max(max(len(e.code), MAX_NEW_LINE if e.free else 0) for e in self.lines.values())
-        return self.max_edits * (longest // 2 + 8)
+        return self.max_edits * (longest + 8)
 
     # ---- applying a reply ---------------------------------------------------------------------------------
     def apply(self, reply: str) -> tuple[str, str]:

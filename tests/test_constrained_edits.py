@@ -185,3 +185,13 @@ def test_a_base_model_without_a_chat_template_is_prompted_as_plain_text():
 
     prompt, stop = _render(BaseModel(), [{"role": "system", "content": "Task. "}, {"role": "user", "content": "Lines:\n10: x = 1"}])
     assert prompt == "Task.\n\nLines:\n10: x = 1\n" and stop == []
+
+
+def test_the_reply_cap_fits_a_whole_line_of_numbers_at_one_token_per_character():
+    """A line of coordinates tokenizes at about one token per character; a cap of half its length cut such
+    replies mid-number, and every cut reply was refused."""
+    source = ("# EVOLVE-BLOCK-START\ncenters = [\n    [0.100, 0.087],\n    [0.308, 0.126],\n]\n"
+              "# EVOLVE-BLOCK-END\n")
+    menu = EditMenu(source, max_edits=1, new_lines=False)
+    line = "[0.100, 0.087],"
+    assert menu.max_reply_tokens() >= len(f"3: {line}\n")

@@ -181,9 +181,25 @@ def test_a_zygote_killed_from_outside_is_replaced(warm, tmp_path):
     assert zygotes
     for proc in zygotes:
         proc.kill()
-    psutil.wait_procs(zygotes, timeout=5)
+    _wait_dead(zygotes)
     out = run(warm, "print('after')", tmp_path)
     assert out.returncode == 0 and out.stdout.strip() == "after", out.stderr
+
+
+def _wait_dead(procs, timeout_s: float = 5.0) -> None:
+    """Until each process is gone or a zombie, without reaping it: the warm backend's own thread reaps its zygote
+    (psutil.wait_procs would reap it first, and that thread's wait4 would find no child)."""
+    import psutil
+
+    deadline = time.monotonic() + timeout_s
+    for proc in procs:
+        while time.monotonic() < deadline:
+            try:
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.NoSuchProcess:
+                break
+            time.sleep(0.02)
 
 
 def test_a_script_changed_between_jobs_runs_as_changed(warm, tmp_path):

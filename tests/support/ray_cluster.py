@@ -6,9 +6,8 @@ usage reporting, in a temporary folder of its own. Every node runs in its own pr
 stopped by signalling exactly those groups: never `ray stop`, which would stop every Ray process on the machine.
 The nodes inherit this process's environment (PYTHONPATH included), so their workers import the same Evolve.
 
-Known limit: Ray (2.x on Linux) replaces a node address of 127.0.0.1 with the machine's own address and its GCS
-and raylets listen on every interface, with no setting to confine them to the loopback; the cluster lives only
-as long as the tests that use it, and it is started only where those tests run.
+Ray (2.x on Linux) would replace 127.0.0.1 with the machine's own address; tests/support/ray_loopback.py keeps
+every node, its workers and this test process on the loopback.
 """
 
 from __future__ import annotations
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ray_loopback import keep_on_loopback
+
 _OBJECT_STORE_BYTES = 80 * 1024 * 1024  # Ray's minimum is 75 MiB
 _START_TIMEOUT_S = 180
 _REPO = Path(__file__).resolve().parents[2]  # workers import this checkout's Evolve and tests.support
@@ -36,6 +37,7 @@ class RayCluster:
     """A head node and the worker nodes added to it; `address` is what ray.init / RayExecutor take."""
 
     def __init__(self) -> None:
+        keep_on_loopback()  # this process connects to the cluster too (the executor under test, the fixtures)
         self.root = Path(tempfile.mkdtemp(prefix="evray-"))  # short: Ray's socket paths live under it
         self.port = _free_port()
         self.address = f"127.0.0.1:{self.port}"
@@ -74,7 +76,7 @@ class RayCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _start(self, args: list[str], num_cpus: int) -> None:
-        argv = [sys.executable, "-m", "ray.scripts.scripts", "start", *args, "--node-ip-address", "127.0.0.1",
+        argv = [sys.executable, "-m", "tests.support.ray_loopback", "start", *args, "--node-ip-address", "127.0.0.1",
                 "--num-cpus", str(num_cpus), "--num-gpus", "0", "--object-store-memory", str(_OBJECT_STORE_BYTES),
                 "--disable-usage-stats"]
         proc = subprocess.Popen(argv, env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
