@@ -9,12 +9,15 @@ from __future__ import annotations
 import bisect
 import collections
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from evolve.candidate import Candidate
 from evolve.features import FeatureDim
 from evolve.selection import ExploitExplore, ParentSelection
+
+T = TypeVar("T")
 
 Cell = tuple[int, ...]
 
@@ -119,7 +122,9 @@ class Archive:
         isl = self.islands[island]
         if not isl.ranking:
             raise LookupError(f"island {island} has no elite to sample from")
-        parent, mode = self.selection.choose(_Ranked(isl), _Fitness(isl), self.children, rng)
+        ranked = _RankedView(isl, lambda entry: isl.by_id[entry[1]])
+        fitness = _RankedView(isl, lambda entry: -entry[0])
+        parent, mode = self.selection.choose(ranked, fitness, self.children, rng)
         return Sample(parent, self._inspirations(isl, parent, rng), mode)
 
     def _inspirations(self, isl: Island, parent: Candidate, rng: random.Random) -> list[Candidate]:
@@ -154,32 +159,17 @@ class Archive:
         return sum(len(isl.cells) for isl in self.islands)
 
 
-class _Ranked(Sequence[Candidate]):
-    """An island's elites, best first, as a read-only view: exploit/explore reads one item (O(1)); the weighted
-    and power-law policies read them all (O(filled cells))."""
+class _RankedView(Sequence[T]):
+    """An island's elites, best first, as a read-only view through `pick` (the candidate, or its fitness, higher
+    is better): exploit/explore reads one item (O(1)); the weighted and power-law policies read them all (O(filled
+    cells))."""
 
-    def __init__(self, isl: Island) -> None:
-        self._isl = isl
-
-    def __len__(self) -> int:
-        return len(self._isl.ranking)
-
-    def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [self._isl.by_id[cid] for _, cid in self._isl.ranking[i]]
-        return self._isl.by_id[self._isl.ranking[i][1]]
-
-
-class _Fitness(Sequence[float]):
-    """The fitness of each elite in `_Ranked` order (higher is better), as a view."""
-
-    def __init__(self, isl: Island) -> None:
-        self._isl = isl
+    def __init__(self, isl: Island, pick: Callable[[tuple[float, str]], T]) -> None:
+        self._isl, self._pick = isl, pick
 
     def __len__(self) -> int:
         return len(self._isl.ranking)
 
     def __getitem__(self, i):  # type: ignore[override]
-        if isinstance(i, slice):
-            return [-neg for neg, _ in self._isl.ranking[i]]
-        return -self._isl.ranking[i][0]
+        entries = self._isl.ranking[i]
+        return [self._pick(e) for e in entries] if isinstance(i, slice) else self._pick(entries)
