@@ -17,6 +17,9 @@ def keep_on_loopback() -> None:
     """Make this process's Ray keep 127.0.0.1 as it is given."""
     import ray._private.services as services
 
+    if not callable(getattr(services, "resolve_ip_for_localhost", None)):  # a Ray that resolves elsewhere
+        raise RuntimeError("this Ray has no services.resolve_ip_for_localhost: tests/support/ray_loopback.py "
+                           "cannot keep its cluster on 127.0.0.1; look for where it resolves node addresses now")
     services.resolve_ip_for_localhost = lambda host: host
 
 
