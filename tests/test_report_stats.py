@@ -75,3 +75,25 @@ def test_an_infinite_score_gives_infinite_bounds_not_nan(recwarn):
     both = stats.bootstrap_difference([math.inf], [math.inf])
     assert math.isnan(both.estimate) and both.p_a_better == both.p_b_better == 0.0
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_a_best_known_value_far_off_the_curves_is_written_not_drawn():
+    """A reference line far above the data would squeeze the curves into a sliver; near it, it is drawn."""
+    import numpy as np
+
+    from evolve.report import figures
+    from evolve.report.stats import Band
+
+    grid = np.arange(5.0)
+    band = Band(grid, np.array([2.04, 2.05, 2.07, 2.08, 2.09]), np.full(5, 2.04), np.full(5, 2.10), 3)
+
+    def panel_of(best_known: float):
+        fig = figures.progress_figure([figures.ProgressPanel("t", "best", [figures.Curve("a", band)], best_known)],
+                                      "evaluations", "title")
+        ax = fig.axes[0]
+        return [line.get_ydata()[0] for line in ax.get_lines()[1:]], [t.get_text() for t in ax.texts]
+
+    lines, texts = panel_of(2.636)
+    assert lines == [] and texts == ["best known 2.636 (above this scale)"]
+    lines, texts = panel_of(2.12)
+    assert lines == [2.12] and texts == []

@@ -135,8 +135,14 @@ def progress_figure(panels: Sequence[ProgressPanel], x_label: str, title: str, x
                 if band.seeds > 1 and not single:
                     ax.fill_between(band.grid, band.low, band.high, color=color, alpha=0.18, lw=0, step="post")
             if panel.best_known is not None:
-                line = ax.axhline(panel.best_known, color="0.3", ls="--", lw=1)
-                handles.setdefault("best known value", line)
+                if _within_reach(ax, panel.best_known):
+                    line = ax.axhline(panel.best_known, color="0.3", ls="--", lw=1)
+                    handles.setdefault("best known value", line)
+                else:  # drawn, it would squeeze the curves into a sliver of the panel
+                    above = panel.best_known > ax.get_ylim()[1]
+                    ax.text(0.98, 0.96 if above else 0.04, f"best known {panel.best_known:.6g} "
+                            f"({'above' if above else 'below'} this scale)", transform=ax.transAxes,
+                            ha="right", va="top" if above else "bottom", color="0.3", fontsize=8)
             _format_x(ax, x_kind)
             ax.margins(x=0.02)
         if any(c.band.seeds > 1 for p in panels if not p.note for c in p.curves):
@@ -147,6 +153,14 @@ def progress_figure(panels: Sequence[ProgressPanel], x_label: str, title: str, x
                        ncols=_legend_columns(len(panels), len(handles)), frameon=False)
         fig.suptitle(label_text(title, 120))
     return fig
+
+
+def _within_reach(ax, value: float) -> bool:
+    """Whether a reference line at `value` fits without taking more than two thirds of the panel's height from
+    the curves: it lies within the data's own span beyond either end of the autoscaled axis."""
+    low, high = ax.get_ylim()
+    span = high - low
+    return low - span <= value <= high + span
 
 
 def finals_figure(panels: Sequence[FinalsPanel], title: str) -> Figure:
