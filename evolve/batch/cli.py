@@ -71,7 +71,7 @@ def run_batch(
     cells = len({plan.cell for plan in sweep.plans})
     console.print(f"[bold]batch {batch_id}[/] · {escape(shown(sweep.name, 80, one_line=True))} · {len(sweep.plans)} "
                   f"runs ({cells} configurations x seeds) · executor {settings.executor}, {settings.max_concurrent} "
-                  f"at a time · storage {escape(_public(store))}", markup=True, highlight=False)
+                  f"at a time · storage {escape(store.shown_url)}", markup=True, highlight=False)
     _drive(store, batch_id, settings, quiet)
 
 
@@ -130,7 +130,7 @@ def status_batch(
 
     store = open_existing(storage)
     if batch is None:
-        console.print(render_batches(store.list_batches(), title=Text(_public(store))))
+        console.print(render_batches(store.list_batches(), title=Text(store.shown_url)))
         return
     row = find_batch(store, batch)
     console.print(render_summary(summarize_batch(store, row)))
@@ -201,8 +201,3 @@ def _given(**options: Any) -> dict[str, Any]:
 
 def _text(value: Any) -> str:
     return "" if value is None else str(value)
-
-
-def _public(store: Store) -> str:
-    """The store's URL without its password, for the terminal."""
-    return store.engine.url.render_as_string(hide_password=True)
