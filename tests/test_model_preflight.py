@@ -4,7 +4,6 @@ real HTTP servers on 127.0.0.1 (tests/support/chat_server.py)."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -17,14 +16,9 @@ from evolve.llm.preflight import check
 from evolve.runner import new_run
 from evolve.store import Store
 from tests.support.chat_server import ChatServer
+from tests.support.ports import free_port
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _error(spec: str, environ: dict[str, str] | None = None) -> str:
@@ -41,7 +35,7 @@ def test_missing_keys_are_named_for_each_vendor():
 
 
 def test_unreachable_and_unknown_models_on_an_openai_compatible_server():
-    port = _closed_port()
+    port = free_port()
     assert "cannot reach http://127.0.0.1" in _error(f"openai:m@http://127.0.0.1:{port}/v1")
     with ChatServer(models=["qwen-a", "qwen-b"]) as srv:
         assert "does not serve 'qwen-c' (it serves: qwen-a, qwen-b)" in _error(f"openai:qwen-c@{srv.openai_base_url}")

@@ -3,7 +3,6 @@ and in the loop (scripted replies, real sandbox, SQLite); an embeddings endpoint
 turns novelty off with a note, and the run goes on."""
 
 import asyncio
-import socket
 
 import pytest
 from conftest import block
@@ -16,6 +15,7 @@ from evolve.progress import summarize
 from evolve.resources import builtin_task_dirs
 from evolve.runner import new_run
 from tests.support.chat_server import ChatServer
+from tests.support.ports import free_port
 
 LOOP = "    total = 0\n    for i in range(10):\n        total += i * i\n    return total"
 LOOP_11 = LOOP.replace("range(10)", "range(11)")  # another program (another AST), nearly the same text
@@ -83,17 +83,11 @@ def test_too_close_children_are_stored_rejected_and_never_evaluated(toy_task, st
     assert "rejected-novelty=1" in fields["failures"] and "evaluations saved" in fields["saved"]
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("where", ["down", "no route"])
 def test_an_embeddings_endpoint_that_fails_turns_novelty_off_with_a_note(toy_task, storage, where):
     provider = ScriptedProvider([block(LOOP), block(LOOP_11)])
     with ChatServer() as server:
-        url = f"http://127.0.0.1:{closed_port()}/v1" if where == "down" else server.openai_base_url
+        url = f"http://127.0.0.1:{free_port()}/v1" if where == "down" else server.openai_base_url
         prepared = new_run(toy_task, storage, {"iterations": 2, "islands": 1, "llm_concurrency": 1,
                                                "eval_concurrency": 1, "novelty": True,
                                                "novelty_embedder": f"openai:embedder@{url}"},

@@ -15,7 +15,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.ports import free_port
 
 _INSTALL = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"]
 _START_WAIT_S = 60.0
@@ -35,7 +36,7 @@ class PostgresServer:
 
     def __init__(self, bindir: Path, root: Path, user: str | None) -> None:
         self.bindir, self.root, self.user = bindir, root, user
-        self.port = _free_port()
+        self.port = free_port()
         self.log = root / "server.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -168,12 +169,6 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
 def _unprivileged_user() -> str | None:
     """As root, the server runs as `nobody`; otherwise as ourselves (None: no switch)."""
     return "nobody" if os.geteuid() == 0 else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _tail(text: str, lines: int = 15) -> str:

@@ -16,7 +16,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
 from tests.support.ray_loopback import keep_on_loopback
 
 _OBJECT_STORE_BYTES = 80 * 1024 * 1024  # Ray's minimum is 75 MiB
@@ -39,7 +39,7 @@ class RayCluster:
     def __init__(self) -> None:
         keep_on_loopback()  # this process connects to the cluster too (the executor under test, the fixtures)
         self.root = Path(tempfile.mkdtemp(prefix="evray-"))  # short: Ray's socket paths live under it
-        self.port = _free_port()
+        self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self._groups: list[int] = []
         self.env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_DISABLE_DOCKER_CPU_WARNING": "1",
@@ -127,9 +127,3 @@ def _group_alive(group: int) -> bool:
         return False
     except PermissionError:
         return True
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
